@@ -1,0 +1,96 @@
+"""`make run`: the whole embedded platform in one process, on one machine.
+
+Starts (or joins) the embedded PostgreSQL with pgvector, migrates, creates the demo accounts once,
+and serves HTTP and WebSocket through uvicorn. Ctrl-C (or SIGTERM) stops the server and, as the
+last process holding it, the embedded database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import signal
+import socket
+import sys
+import time
+from types import FrameType
+
+
+def _port_free(host: str, port: int) -> str | None:
+    """None if we can listen on host:port, else a sentence saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (
+                    f"Port {port} on {host} is already in use (is another Eureka running?). "
+                    f"Stop that process, or pick another port: make run PORT={port + 1}"
+                )
+            return f"Cannot listen on {host}:{port}: {error.strerror}."
+    return None
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eureka", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("EUREKA_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("EUREKA_PORT", "8000")))
+    args = parser.parse_args(argv)
+
+    problem = _port_free(args.host, args.port)
+    if problem:
+        print(f"eureka: {problem}", file=sys.stderr)
+        return 2
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eureka.settings.local")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from accounts.services import demo_accounts_ensure
+
+    started = time.perf_counter()
+    embedded = "EMBEDDED_DATA_DIR" in settings.DATABASES["default"]
+    if embedded:
+        print(f"Database: embedded PostgreSQL with pgvector in {settings.DATA_DIR / 'pg'}")
+    call_command("migrate", interactive=False, verbosity=0)
+    logins = demo_accounts_ensure(logins_file=settings.DATA_DIR / "demo-logins.json")
+
+    import uvicorn
+
+    url = f"http://{args.host}:{args.port}/"
+    print(f"Ready in {time.perf_counter() - started:.1f}s.")
+    print("Demo logins (username / password):")
+    for login in logins:
+        print(f"  {login.role:<11} {login.username:<11} {login.password}")
+    print(f"\nEureka is running at {url}  (Ctrl-C stops it)\n", flush=True)
+    config = uvicorn.Config(
+        "eureka.asgi:application",
+        host=args.host,
+        port=args.port,
+        lifespan="off",
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
+    if embedded:
+        print("Stopping the embedded database.", flush=True)
+    # pgserver stops the embedded server at exit when this is the last process using it.
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The test suite: real PostgreSQL with pgvector (embedded, or DATABASE_URL), eager Celery,
+in-memory channel layer. Tests that need Redis ask for it explicitly (marker `redis`)."""
+
+from eureka.settings.base import *  # noqa: F403
+from eureka.settings.base import env
+
+DEBUG = False
+SECRET_KEY = "test-only-not-a-secret"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# Tests get Redis only where they ask for it; everything else runs in-process.
+TEST_REDIS_URL = env.url("REDIS_URL", "redis://127.0.0.1:6379/15", schemes=("redis", "rediss"))
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CELERY_BROKER_URL = "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = True
+# Nothing listens here: tests that need a model worker start a real one.
+EUREKA_MODEL_BASE_URL = "http://127.0.0.1:9/v1"
+EUREKA_MODEL_TIMEOUT = 2.0
+
+# Static files come from their folders through the finders; STATIC_ROOT is for collectstatic.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

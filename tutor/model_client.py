@@ -1,0 +1,31 @@
+"""The one door to the model worker (or any OpenAI-compatible server), through the `openai` client.
+
+Settings are read when a client is made, not at import.
+"""
+
+from __future__ import annotations
+
+import openai
+from django.conf import settings
+
+
+class ModelUnavailable(Exception):
+    """The model server could not be reached or answered with an error."""
+
+
+def get_client(*, timeout: float | None = None, max_retries: int = 2) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=settings.EUREKA_MODEL_BASE_URL,
+        api_key=settings.EUREKA_MODEL_API_KEY,
+        timeout=timeout if timeout is not None else settings.EUREKA_MODEL_TIMEOUT,
+        max_retries=max_retries,
+    )
+
+
+def list_models(*, timeout: float = 2.0) -> list[str]:
+    """IDs of the models the server offers; raises ModelUnavailable."""
+    try:
+        page = get_client(timeout=timeout, max_retries=0).models.list()
+        return [model.id for model in page.data]
+    except openai.OpenAIError as error:
+        raise ModelUnavailable(str(error)) from error
