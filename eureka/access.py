@@ -27,7 +27,9 @@ def course_role(user: AnyUser, course: Course) -> Role | None:
     """The user's role in the course, or None when not enrolled."""
     if not user.is_authenticated:
         return None
-    role = Enrollment.objects.filter(user=user, course=course).values_list("role", flat=True).first()
+    role = (
+        Enrollment.objects.filter(user=user, course=course).values_list("role", flat=True).first()
+    )
     return Role(role) if role else None
 
 

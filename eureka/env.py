@@ -8,6 +8,7 @@ silent fake.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -22,13 +23,13 @@ _NOT_SET: Any = object()
 
 
 class Env:
-    def __init__(self, environ_: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ_: Mapping[builtins.str, builtins.str] | None = None) -> None:
         self._environ = os.environ if environ_ is None else environ_
 
-    def is_set(self, name: str) -> bool:
+    def is_set(self, name: builtins.str) -> builtins.bool:
         return bool(self._environ.get(name, "").strip())
 
-    def _raw(self, name: str, default: Any) -> str | Any:
+    def _raw(self, name: builtins.str, default: Any) -> builtins.str | Any:
         value = self._environ.get(name, "").strip()
         if value:
             return value
@@ -36,12 +37,12 @@ class Env:
             raise ImproperlyConfigured(f"Set the {name} environment variable (see .env.example).")
         return default
 
-    def str(self, name: str, default: Any = _NOT_SET) -> Any:
+    def str(self, name: builtins.str, default: Any = _NOT_SET) -> Any:
         return self._raw(name, default)
 
-    def bool(self, name: str, default: Any = _NOT_SET) -> Any:
+    def bool(self, name: builtins.str, default: Any = _NOT_SET) -> Any:
         value = self._raw(name, default)
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             return value
         if value.lower() in _TRUE:
             return True
@@ -49,9 +50,11 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
 
-    def int(self, name: str, default: Any = _NOT_SET, *, minimum: int | None = None) -> Any:
+    def int(
+        self, name: builtins.str, default: Any = _NOT_SET, *, minimum: builtins.int | None = None
+    ) -> Any:
         value = self._raw(name, default)
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             return value
         try:
             number = int(value)
@@ -61,52 +64,62 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
         return number
 
-    def float(self, name: str, default: Any = _NOT_SET) -> Any:
+    def float(self, name: builtins.str, default: Any = _NOT_SET) -> Any:
         value = self._raw(name, default)
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             return value
         try:
             return float(value)
         except ValueError:
             raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
 
-    def list(self, name: str, default: Any = _NOT_SET) -> Any:
+    def list(self, name: builtins.str, default: Any = _NOT_SET) -> Any:
         value = self._raw(name, default)
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             return value
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def url(self, name: str, default: Any = _NOT_SET, *, schemes: tuple[str, ...]) -> Any:
+    def url(
+        self,
+        name: builtins.str,
+        default: Any = _NOT_SET,
+        *,
+        schemes: builtins.tuple[builtins.str, ...],
+    ) -> Any:
         value = self._raw(name, default)
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             return value
         parts = urlsplit(value)
         needs_host = parts.scheme in ("http", "https")
         if parts.scheme not in schemes or (needs_host and not parts.netloc):
             allowed = ", ".join(f"{s}://" for s in schemes)
-            raise ImproperlyConfigured(f"{name} must be a URL starting with {allowed}; got {value!r}.")
+            raise ImproperlyConfigured(
+                f"{name} must be a URL starting with {allowed}; got {value!r}."
+            )
         return value
 
-    def database(self, name: str, default: Any = _NOT_SET) -> Any:
+    def database(self, name: builtins.str, default: Any = _NOT_SET) -> Any:
         """A Django DATABASES entry from a postgres:// URL."""
         value = self.url(name, default, schemes=("postgres", "postgresql", "pgsql"))
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             return value
         parts = urlsplit(value)
         if not parts.path.strip("/"):
-            raise ImproperlyConfigured(f"{name} must name a database, as in postgres://host/eureka.")
-        config: dict[str, Any] = environ.Env.db_url_config(value)
+            raise ImproperlyConfigured(
+                f"{name} must name a database, as in postgres://host/eureka."
+            )
+        config: dict[builtins.str, Any] = environ.Env.db_url_config(value)
         config["ENGINE"] = "django.db.backends.postgresql"
         return config
 
-    def email(self, name: str, default: Any = _NOT_SET) -> Any:
+    def email(self, name: builtins.str, default: Any = _NOT_SET) -> Any:
         """Django email settings from an smtp://, smtp+tls://, smtp+ssl:// or consolemail:// URL."""
         value = self.url(
             name, default, schemes=("smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail")
         )
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             return value
-        config: dict[str, Any] = environ.Env.email_url_config(value)
+        config: dict[builtins.str, Any] = environ.Env.email_url_config(value)
         return config
 
 

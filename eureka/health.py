@@ -29,9 +29,10 @@ def check_database() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         row = cursor.fetchone()
+        version = cursor.connection.info.server_version
     if row is None:
         raise RuntimeError("connected, but the vector extension is missing (run migrate)")
-    return f"PostgreSQL {connection.pg_version // 10000} with pgvector {row[0]}"
+    return f"PostgreSQL {version // 10000} with pgvector {row[0]}"
 
 
 def check_channel_layer() -> str:

@@ -8,6 +8,7 @@ last process holding it, the embedded database.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import signal
@@ -69,11 +70,19 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     url = f"http://{args.host}:{args.port}/"
-    print(f"Ready in {time.perf_counter() - started:.1f}s.")
-    print("Demo logins (username / password):")
-    for login in logins:
-        print(f"  {login.role:<11} {login.username:<11} {login.password}")
-    print(f"\nEureka is running at {url}  (Ctrl-C stops it)\n", flush=True)
+    banner = [
+        f"Demo logins (username / password), also at {settings.DATA_DIR / 'demo-logins.json'}:"
+    ]
+    banner += [f"  {login.role:<11} {login.username:<11} {login.password}" for login in logins]
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # only once the port is really listening
+                print(f"Ready in {time.perf_counter() - started:.1f}s.")
+                print("\n".join(banner))
+                print(f"\nEureka is running at {url}  (Ctrl-C stops it)\n", flush=True)
+
     config = uvicorn.Config(
         "eureka.asgi:application",
         host=args.host,
@@ -82,10 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         log_level="info",
         timeout_graceful_shutdown=5,
     )
-    try:
-        uvicorn.Server(config).run()
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        Server(config).run()
     if embedded:
         print("Stopping the embedded database.", flush=True)
     # pgserver stops the embedded server at exit when this is the last process using it.

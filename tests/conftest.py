@@ -44,7 +44,9 @@ def draft_course(db):
 
 @pytest.fixture
 def student(course):
-    return EnrollmentFactory(course=course, user=UserFactory(username="stu"), role=Role.STUDENT).user
+    return EnrollmentFactory(
+        course=course, user=UserFactory(username="stu"), role=Role.STUDENT
+    ).user
 
 
 @pytest.fixture

@@ -22,6 +22,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept, then close with our code: a refused handshake would only show the browser
+            # a bare 403, and the page could not tell "log in again" from "not allowed".
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.group = user_group(user.pk)

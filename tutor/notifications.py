@@ -15,6 +15,8 @@ def notify_user(*, user_id: int, payload: dict[str, Any]) -> None:
     def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(user_group(user_id), {"type": "notify", "payload": payload})
+            async_to_sync(layer.group_send)(
+                user_group(user_id), {"type": "notify", "payload": payload}
+            )
 
     transaction.on_commit(send)

@@ -15,7 +15,9 @@ def enrollment_create(*, user: User, course: Course, role: Role = Role.STUDENT) 
     """Enroll the user; an existing enrollment keeps its role (joining twice changes nothing)."""
     if role == Role.STUDENT and not course.is_published:
         raise ValidationError("This course is not open for enrollment yet.")
-    enrollment, _ = Enrollment.objects.get_or_create(user=user, course=course, defaults={"role": role})
+    enrollment, _ = Enrollment.objects.get_or_create(
+        user=user, course=course, defaults={"role": role}
+    )
     return enrollment
 
 

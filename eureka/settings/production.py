@@ -11,10 +11,12 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be at least 50 characters with at least 5 distinct ones."
     )
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+PUBLIC_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list(
-    "DJANGO_CSRF_TRUSTED_ORIGINS", [f"https://{host}" for host in ALLOWED_HOSTS]
+    "DJANGO_CSRF_TRUSTED_ORIGINS", [f"https://{host}" for host in PUBLIC_HOSTS]
 )
+# The container's own health check calls http://127.0.0.1:8000/healthz.
+ALLOWED_HOSTS = [*PUBLIC_HOSTS, "127.0.0.1"]
 
 DATABASES = {"default": env.database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
@@ -27,7 +29,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+}
 CELERY_BROKER_URL = env.url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False

@@ -22,5 +22,5 @@ EUREKA_MODEL_BASE_URL = "http://127.0.0.1:9/v1"
 EUREKA_MODEL_TIMEOUT = 2.0
 
 # Static files come from their folders through the finders; STATIC_ROOT is for collectstatic.
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]
 WHITENOISE_USE_FINDERS = True

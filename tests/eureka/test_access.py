@@ -43,7 +43,9 @@ def test_roles_decide_who_edits_and_who_assists(request, course, who, edit, assi
     assert access.can_assist_course(user, course) is assist
 
 
-def test_read_only_member_gets_403_for_edit_and_instructor_gets_the_course(course, student, instructor):
+def test_read_only_member_gets_403_for_edit_and_instructor_gets_the_course(
+    course, student, instructor
+):
     with pytest.raises(PermissionDenied):
         access.access_course_for_edit(student, course.slug)
     assert access.access_course_for_edit(instructor, course.slug) == course

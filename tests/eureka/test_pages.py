@@ -28,7 +28,11 @@ def test_base_template_passes_csrf_to_htmx_and_loads_vendor_files(client, db):
     headers = re.search(r"<body hx-headers='([^']+)'", html)
     assert headers is not None
     assert json.loads(headers.group(1))["X-CSRFToken"]
-    for name in ("vendor/htmx/htmx.min.js", "vendor/htmx-ext-ws/ws.min.js", "vendor/pico/pico.min.css"):
+    for name in (
+        "vendor/htmx/htmx.min.js",
+        "vendor/htmx-ext-ws/ws.min.js",
+        "vendor/pico/pico.min.css",
+    ):
         assert f"/static/{name}" in html
         assert finders.find(name), f"{name} is not installed: run `make install`"
 
