@@ -100,7 +100,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         server = start_server(port, data_dir)
         try:
-            print(f"{'path':<24}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'vs baseline':>13}")
+            header = f"{'path':<24}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
+            print(f"{header}{'vs baseline':>13}")
             for concurrency in args.concurrency:
                 baseline = None
                 for label, path in PATHS.items():

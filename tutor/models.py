@@ -25,6 +25,9 @@ class Enrollment(models.Model):
         "courses.Course", on_delete=models.CASCADE, related_name="enrollments"
     )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.STUDENT)
+    current_step_slug = models.SlugField(
+        max_length=80, blank=True, help_text="The step the student was last on: their place."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = EnrollmentQuerySet.as_manager()
@@ -36,3 +39,66 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.course} as {self.get_role_display()}"
+
+
+class Attempt(models.Model):
+    """One answer a student submitted, kept for good: it points at the published version it
+    answered, so later edits of the course never change what it meant."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts"
+    )
+    course_version = models.ForeignKey(
+        "courses.CourseVersion", on_delete=models.PROTECT, related_name="attempts"
+    )
+    step_slug = models.SlugField(max_length=80)
+    exercise_slug = models.SlugField(max_length=80)
+    is_probe = models.BooleanField(default=False)
+    answer = models.TextField(help_text="What the student entered, exactly.")
+    correct = models.BooleanField()
+    feedback = models.TextField(blank=True)
+    hints_used = models.PositiveSmallIntegerField(default=0)
+    time_on_task_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "step_slug", "exercise_slug"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.step_slug}/{self.exercise_slug}: {self.correct}"
+
+
+class ExerciseProgress(models.Model):
+    """Where a student stands on one exercise across versions (keyed by stable slugs): hints
+    revealed, whether they tried, whether they solved it, whether the solution is open."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exercise_progress"
+    )
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    step_slug = models.SlugField(max_length=80)
+    exercise_slug = models.SlugField(max_length=80)
+    hints_revealed = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    solved = models.BooleanField(default=False)
+    solution_viewed = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course", "step_slug", "exercise_slug"],
+                name="one_progress_per_exercise",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.step_slug}/{self.exercise_slug}"
+
+    @property
+    def solution_unlocked(self) -> bool:
+        # Principle 3: the worked solution only after a try (or once every hint is out; the view
+        # knows the ladder's length and checks that part).
+        return self.attempts > 0
