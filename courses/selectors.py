@@ -35,7 +35,7 @@ def exercise_spec(exercise: Exercise) -> ExerciseSpec:
 
 def _number(value: float | None) -> float | None:
     """Whole numbers come back as int, as an author writes them (3, not 3.0)."""
-    if value is not None and float(value).is_integer():
+    if value is not None and float(value).is_integer() and abs(value) < 2**53:
         return int(value)
     return value
 

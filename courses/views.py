@@ -2,7 +2,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from courses import selectors
 from eureka import access
+from tutor import progress
 
 
 @require_GET
@@ -14,10 +16,28 @@ def landing(request: HttpRequest) -> HttpResponse:
 @require_GET
 def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
     course = access.access_course(request.user, slug)
+    role = access.course_role(request.user, course)
     context = {
         "course": course,
-        "role": access.course_role(request.user, course),
+        "role": role,
         "can_enroll": access.can_enroll(request.user, course),
         "can_edit": access.can_edit_course(request.user, course),
     }
+    version = selectors.latest_version(course)
+    if version is not None:
+        # The map of the published version, with this student's progress when enrolled.
+        spec = selectors.version_spec(version)
+        enrolled = request.user.is_authenticated and (role is not None or request.user.is_staff)
+        solved = progress.solved_exercises(request.user, course) if enrolled else set()  # type: ignore[arg-type]
+        ramp = progress.ramp_status(spec, solved)
+        by_slug = {s.step.slug: s for s in ramp}
+        context.update(
+            ramp=ramp,
+            chapters=[
+                {"title": ch.title, "statuses": [by_slug[s.slug] for s in ch.steps]}
+                for ch in spec.chapters
+            ],
+            can_study=enrolled,
+            done_count=sum(s.state == progress.StepState.DONE for s in ramp),
+        )
     return render(request, "courses/course_detail.html", context)

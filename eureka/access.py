@@ -15,7 +15,10 @@ from django.db.models import Q
 from django.http import Http404
 
 from accounts.models import User
-from courses.models import Course, CourseQuerySet
+from courses import selectors
+from courses.models import Course, CourseQuerySet, CourseVersion
+from courses.spec import CourseSpec, StepSpec
+from tutor import progress
 from tutor.models import Enrollment, Role
 
 AnyUser = User | AnonymousUser
@@ -74,6 +77,48 @@ def access_course_for_edit(user: AnyUser, slug: str) -> Course:
     if not can_edit_course(user, course):
         raise PermissionDenied("Only the course's instructors may change it.")
     return course
+
+
+@dataclass(frozen=True)
+class Study:
+    """A course as a signed-in member studies it: its latest published version."""
+
+    course: Course
+    version: CourseVersion
+    spec: CourseSpec
+    enrollment: Enrollment | None  # None for site staff who are not enrolled
+
+
+def access_course_for_study(user: AnyUser, slug: str) -> Study:
+    """404 if the course is unseen or has no published version; 403 if the user is not in it."""
+    course = access_course(user, slug)
+    version = selectors.latest_version(course)
+    if version is None:
+        raise Http404("This course has no published version yet.")
+    if not user.is_authenticated:
+        raise PermissionDenied("Log in to work on this course.")
+    enrollment = Enrollment.objects.filter(user=user, course=course).first()
+    if enrollment is None and not user.is_staff:
+        raise PermissionDenied("Enroll in this course to work on its steps.")
+    return Study(course, version, selectors.version_spec(version), enrollment)
+
+
+def access_step_for_study(user: User, study: Study, step_slug: str) -> StepSpec:
+    """The step of the published version: 404 if it has no such step, 403 while it is locked."""
+    step = study.spec.step(step_slug)
+    if step is None:
+        raise Http404("No such step in this course.")
+    solved = progress.solved_exercises(user, study.course)
+    status = next(s for s in progress.ramp_status(study.spec, solved) if s.step.slug == step_slug)
+    if status.state == progress.StepState.LOCKED:
+        names = ", ".join(_concept_name(study.spec, c) for c in status.missing)
+        raise PermissionDenied(f"This step unlocks once you have learnt: {names}.")
+    return step
+
+
+def _concept_name(spec: CourseSpec, slug: str) -> str:
+    concept = spec.concept(slug)
+    return concept.name if concept else slug
 
 
 @dataclass(frozen=True)

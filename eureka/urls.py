@@ -7,6 +7,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("author/", include("courses.authoring_urls")),
     path("", include("tutor.urls")),
     path("", include("courses.urls")),
 ]

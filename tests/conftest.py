@@ -1,5 +1,6 @@
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import redis
@@ -79,3 +80,32 @@ def subprocess_env(tmp_path):
     env.pop("REDIS_URL", None)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+SAMPLE_COURSE = Path(__file__).parent / "fixtures" / "courses" / "sample-ramp"
+
+
+@pytest.fixture
+def sample_files():
+    from courses import fileformat
+
+    spec, problems, files = fileformat.read_folder(SAMPLE_COURSE)
+    assert spec is not None and not problems
+    return files
+
+
+@pytest.fixture
+def sample_course(db, sample_files):
+    """The sample ramp imported and published (version 1)."""
+    from courses import services
+
+    course = services.course_import(files=sample_files).course
+    services.course_publish(course=course, user=None)
+    return course
+
+
+@pytest.fixture
+def sample_student(sample_course):
+    return EnrollmentFactory(
+        course=sample_course, user=UserFactory(username="learner"), role=Role.STUDENT
+    ).user

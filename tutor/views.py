@@ -1,14 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from courses.answers import AnswerInvalid
+from courses.spec import ExerciseSpec, StepSpec
 from eureka import access
 from eureka.http import AuthenticatedHttpRequest
-from tutor import services
-from tutor.models import Enrollment, Role
+from tutor import progress, services
+from tutor.models import Attempt, Enrollment, ExerciseProgress, Role
 
 
 @require_GET
@@ -35,3 +42,201 @@ def course_enroll(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         return redirect(course)
     messages.success(request, f"You are enrolled in {course.title}.")
     return redirect(course)
+
+
+@require_GET
+@login_required
+def course_continue(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Back to the student's place: the step they were on, else the first open step."""
+    study = access.access_course_for_study(request.user, slug)
+    statuses = progress.ramp_status(
+        study.spec, progress.solved_exercises(request.user, study.course)
+    )
+    current = study.enrollment.current_step_slug if study.enrollment else ""
+    if current and study.spec.step(current):
+        target = current
+    else:
+        open_steps = [s for s in statuses if s.state == progress.StepState.OPEN]
+        target = (open_steps or statuses)[0].step.slug
+    return redirect("step_page", slug=slug, step=target)
+
+
+@require_GET
+@login_required
+def step_page(request: AuthenticatedHttpRequest, slug: str, step: str) -> HttpResponse:
+    study = access.access_course_for_study(request.user, slug)
+    step_spec = access.access_step_for_study(request.user, study, step)
+    return _render_step(request, study, step_spec)
+
+
+def _render_step(
+    request: AuthenticatedHttpRequest,
+    study: access.Study,
+    step_spec: StepSpec,
+    *,
+    override: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    progress_by_slug = services.step_visit(
+        user=request.user, course=study.course, enrollment=study.enrollment, step=step_spec
+    )
+    latest = _latest_attempts(request.user, step_spec)
+    cards = [
+        _card(study, step_spec, e, progress_by_slug.get(e.slug), latest.get(e.slug))
+        for e in step_spec.exercises
+    ]
+    if override is not None:
+        cards = [override if c["exercise"].slug == override["exercise"].slug else c for c in cards]
+    steps = study.spec.steps()
+    index = [s.slug for s in steps].index(step_spec.slug)
+    context = {
+        "course": study.course,
+        "version": study.version,
+        "step": step_spec,
+        "cards": cards,
+        "previous": steps[index - 1] if index > 0 else None,
+        "next": steps[index + 1] if index + 1 < len(steps) else None,
+        "position": index + 1,
+        "count": len(steps),
+    }
+    return render(request, "tutor/step.html", context, status=status)
+
+
+@require_POST
+@login_required
+def exercise_attempt(
+    request: AuthenticatedHttpRequest, slug: str, step: str, exercise: str
+) -> HttpResponse:
+    study, step_spec, exercise_spec = _exercise(request, slug, step, exercise)
+    answer = request.POST.get("answer", "")
+    if len(answer) > 2000:
+        return _card_response(
+            request,
+            study,
+            step_spec,
+            exercise_spec,
+            error="That answer is too long (at most 2000 characters).",
+            typed=answer[:2000],
+            status=422,
+        )
+    try:
+        outcome = services.attempt_submit(
+            user=request.user,
+            version=study.version,
+            step=step_spec,
+            exercise=exercise_spec,
+            answer=answer,
+        )
+    except AnswerInvalid as error:
+        return _card_response(
+            request, study, step_spec, exercise_spec, error=str(error), typed=answer, status=422
+        )
+    if not request.htmx:
+        messages.info(request, outcome.attempt.feedback)
+    return _card_response(request, study, step_spec, exercise_spec)
+
+
+@require_POST
+@login_required
+def exercise_hint(
+    request: AuthenticatedHttpRequest, slug: str, step: str, exercise: str
+) -> HttpResponse:
+    study, step_spec, exercise_spec = _exercise(request, slug, step, exercise)
+    services.hint_reveal(
+        user=request.user, course=study.course, step=step_spec, exercise=exercise_spec
+    )
+    return _card_response(
+        request, study, step_spec, exercise_spec, typed=request.POST.get("answer", "")
+    )
+
+
+@require_POST
+@login_required
+def exercise_solution(
+    request: AuthenticatedHttpRequest, slug: str, step: str, exercise: str
+) -> HttpResponse:
+    study, step_spec, exercise_spec = _exercise(request, slug, step, exercise)
+    try:
+        services.solution_open(
+            user=request.user, course=study.course, step=step_spec, exercise=exercise_spec
+        )
+    except services.SolutionLocked as error:
+        return _card_response(
+            request, study, step_spec, exercise_spec, error=str(error), status=403
+        )
+    return _card_response(request, study, step_spec, exercise_spec)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _exercise(
+    request: AuthenticatedHttpRequest, slug: str, step: str, exercise: str
+) -> tuple[access.Study, StepSpec, ExerciseSpec]:
+    study = access.access_course_for_study(request.user, slug)
+    step_spec = access.access_step_for_study(request.user, study, step)
+    exercise_spec = next((e for e in step_spec.exercises if e.slug == exercise), None)
+    if exercise_spec is None:
+        raise Http404("No such exercise in this step.")
+    return study, step_spec, exercise_spec
+
+
+def _latest_attempts(user: Any, step: StepSpec) -> dict[str, Attempt]:
+    latest: dict[str, Attempt] = {}
+    for attempt in Attempt.objects.filter(user=user, step_slug=step.slug).order_by("created_at"):
+        latest[attempt.exercise_slug] = attempt
+    return latest
+
+
+def _card(
+    study: access.Study,
+    step: StepSpec,
+    exercise: ExerciseSpec,
+    progress_row: ExerciseProgress | None,
+    latest: Attempt | None,
+    *,
+    error: str = "",
+    typed: str | None = None,
+) -> dict[str, Any]:
+    revealed = progress_row.hints_revealed if progress_row else 0
+    base = reverse("step_page", kwargs={"slug": study.course.slug, "step": step.slug})
+    return {
+        "exercise": exercise,
+        "progress": progress_row,
+        "hints": exercise.hints[:revealed],
+        "more_hints": revealed < len(exercise.hints),
+        "solution_available": services.solution_available(progress_row, exercise),
+        "solution_shown": bool(progress_row and progress_row.solution_viewed),
+        "latest": latest,
+        "error": error,
+        "typed": typed
+        if typed is not None
+        else (latest.answer if latest and not latest.correct else ""),
+        "action": f"{base}exercises/{exercise.slug}/",
+    }
+
+
+def _card_response(
+    request: AuthenticatedHttpRequest,
+    study: access.Study,
+    step: StepSpec,
+    exercise: ExerciseSpec,
+    *,
+    error: str = "",
+    typed: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    row = ExerciseProgress.objects.filter(
+        user=request.user, course=study.course, step_slug=step.slug, exercise_slug=exercise.slug
+    ).first()
+    latest = _latest_attempts(request.user, step).get(exercise.slug)
+    card = _card(study, step, exercise, row, latest, error=error, typed=typed)
+    if request.htmx:
+        context = {"card": card, "course": study.course, "step": step}
+        return render(request, "tutor/step.html#exercise", context, status=status)
+    if status >= 400:
+        # Without JavaScript: the whole page again, this card showing the error and the answer
+        # as typed, so nothing the student wrote is lost.
+        return _render_step(request, study, step, override=card, status=status)
+    page = reverse("step_page", kwargs={"slug": study.course.slug, "step": step.slug})
+    return redirect(f"{page}#ex-{exercise.slug}")
