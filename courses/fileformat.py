@@ -94,7 +94,7 @@ class _Reader:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self._construct(v, (*path, i), doc, first) for i, v in enumerate(node.value)]
-        return yaml.SafeLoader("").construct_object(node)  # type: ignore[no-untyped-call]
+        return yaml.SafeLoader("").construct_object(node)
 
     # Typed field access: each getter records a problem and returns a safe default.
 

@@ -74,16 +74,16 @@ def validate(course: CourseSpec) -> list[Problem]:
                     where,
                 )
         for slug in step.teaches:
-            concept = concepts.get(slug)
-            if concept is None:
+            taught_concept = concepts.get(slug)
+            if taught_concept is None:
                 continue
-            if concept.prior_knowledge:
+            if taught_concept.prior_knowledge:
                 add(
                     f"step '{step.slug}' teaches concept '{slug}', "
                     "which is declared prior knowledge",
                     where,
                 )
-            for required in concept.requires:
+            for required in taught_concept.requires:
                 if required in concepts and required not in taught and required not in step.teaches:
                     add(
                         f"step '{step.slug}' teaches concept '{slug}', which requires concept "
@@ -103,8 +103,8 @@ def validate(course: CourseSpec) -> list[Problem]:
     practised = {c for s in steps for e in s.exercises for c in exercise_concepts(s, e)}
     probed = {c for s in steps for p in s.probes for c in exercise_concepts(s, p)}
     for slug, step_slug in taught_by.items():
-        step = course.step(step_slug)
-        source = step.source if step else None
+        teacher = course.step(step_slug)
+        source = teacher.source if teacher else None
         if slug not in practised:
             add(
                 f"step '{step_slug}' teaches concept '{slug}', but no exercise practises it", source

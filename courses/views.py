@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -17,7 +19,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
     course = access.access_course(request.user, slug)
     role = access.course_role(request.user, course)
-    context = {
+    context: dict[str, Any] = {
         "course": course,
         "role": role,
         "can_enroll": access.can_enroll(request.user, course),
@@ -31,7 +33,7 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
         solved = progress.solved_exercises(request.user, course) if enrolled else set()  # type: ignore[arg-type]
         ramp = progress.ramp_status(spec, solved)
         by_slug = {s.step.slug: s for s in ramp}
-        context.update(
+        context |= dict(
             ramp=ramp,
             chapters=[
                 {"title": ch.title, "statuses": [by_slug[s.slug] for s in ch.steps]}

@@ -59,12 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     from accounts.services import demo_accounts_ensure
+    from courses.bundled import sync_bundled_courses
 
     started = time.perf_counter()
     embedded = "EMBEDDED_DATA_DIR" in settings.DATABASES["default"]
     if embedded:
         print(f"Database: embedded PostgreSQL with pgvector in {settings.DATA_DIR / 'pg'}")
     call_command("migrate", interactive=False, verbosity=0)
+    content_dir = settings.BASE_DIR / "content"
+    if content_dir.is_dir():
+        for line in sync_bundled_courses(content_dir):
+            print(f"Course {line}")
     logins = demo_accounts_ensure(logins_file=settings.DATA_DIR / "demo-logins.json")
 
     import uvicorn
