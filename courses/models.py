@@ -22,6 +22,10 @@ class Course(models.Model):
     title = models.CharField(max_length=200)
     summary = models.TextField(blank=True)
     is_published = models.BooleanField(default=False)
+    target_success = models.FloatField(
+        default=0.75,
+        help_text="The chance of success the next exercise should have: probably, not surely.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,8 +30,10 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
         # The map of the published version, with this student's progress when enrolled.
         spec = selectors.version_spec(version)
         enrolled = request.user.is_authenticated and (role is not None or request.user.is_staff)
-        solved = progress.solved_exercises(request.user, course) if enrolled else set()  # type: ignore[arg-type]
-        ramp = progress.ramp_status(spec, solved)
+        user = request.user
+        solved = progress.solved_exercises(user, course) if user.is_authenticated else set()
+        mastered = progress.mastered_concepts(user, course) if user.is_authenticated else set()
+        ramp = progress.ramp_status(spec, solved, mastered if enrolled else set())
         by_slug = {s.step.slug: s for s in ramp}
         context |= dict(
             ramp=ramp,

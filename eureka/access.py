@@ -109,7 +109,9 @@ def access_step_for_study(user: User, study: Study, step_slug: str) -> StepSpec:
     if step is None:
         raise Http404("No such step in this course.")
     solved = progress.solved_exercises(user, study.course)
-    status = next(s for s in progress.ramp_status(study.spec, solved) if s.step.slug == step_slug)
+    mastered = progress.mastered_concepts(user, study.course)
+    statuses = progress.ramp_status(study.spec, solved, mastered)
+    status = next(s for s in statuses if s.step.slug == step_slug)
     if status.state == progress.StepState.LOCKED:
         names = ", ".join(_concept_name(study.spec, c) for c in status.missing)
         raise PermissionDenied(f"This step unlocks once you have learnt: {names}.")

@@ -102,3 +102,116 @@ class ExerciseProgress(models.Model):
         # Principle 3: the worked solution only after a try (or once every hint is out; the view
         # knows the ladder's length and checks that part).
         return self.attempts > 0
+
+
+class ConceptMastery(models.Model):
+    """P(the student knows the concept), by knowledge tracing; and their Elo-style ability."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mastery"
+    )
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    concept_slug = models.SlugField(max_length=80)
+    p_known = models.FloatField()
+    ability = models.FloatField(default=0.0)
+    observations = models.PositiveIntegerField(default=0)
+    review_card = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The FSRS card of a mastered concept (its review schedule).",
+    )
+    review_due = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course", "concept_slug"], name="one_mastery_per_concept"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} knows {self.concept_slug}: {self.p_known:.2f}"
+
+
+class ConceptParams(models.Model):
+    """Knowledge-tracing parameters of one concept, refitted from the attempt log."""
+
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    concept_slug = models.SlugField(max_length=80)
+    p_init = models.FloatField()
+    p_learn = models.FloatField()
+    p_slip = models.FloatField()
+    p_guess = models.FloatField()
+    sequences = models.PositiveIntegerField(default=0)
+    fitted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "concept_slug"], name="one_params_per_concept"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"BKT of {self.concept_slug}"
+
+
+class ItemDifficulty(models.Model):
+    """The Elo-style difficulty of one exercise, learnt from every student's answers."""
+
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    step_slug = models.SlugField(max_length=80)
+    exercise_slug = models.SlugField(max_length=80)
+    beta = models.FloatField()
+    answers = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "step_slug", "exercise_slug"], name="one_difficulty_per_item"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_slug}/{self.exercise_slug}: {self.beta:+.2f}"
+
+
+class PlacementProbe(models.Model):
+    """One run of the placement probe: the questions asked, the beliefs, where it placed."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "In progress"
+        FINISHED = "finished", "Finished"
+        SKIPPED = "skipped", "Skipped"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="placements"
+    )
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    course_version = models.ForeignKey(
+        "courses.CourseVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    beliefs = models.JSONField(default=dict)
+    asked = models.JSONField(default=list, help_text="[[step, probe, answer, correct], ...]")
+    question_number = models.PositiveSmallIntegerField(default=1)
+    current_step_slug = models.SlugField(max_length=80, blank=True)
+    current_probe_slug = models.SlugField(max_length=80, blank=True)
+    placed_step_slug = models.SlugField(max_length=80, blank=True)
+    explanation = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course"],
+                condition=models.Q(state="active"),
+                name="one_active_placement",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"placement of {self.user} in {self.course}: {self.state}"

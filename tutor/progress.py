@@ -1,6 +1,7 @@
 """Where a student stands in a ramp: which exercises are solved, which steps are done, which are
 unlocked. A step unlocks when every concept it needs (its own prerequisites and those of the
-concepts it teaches) is prior knowledge or taught by a step the student has completed."""
+concepts it teaches) is prior knowledge, taught by a step the student has completed, or mastered
+(knowledge tracing at or above the threshold, for example after the placement probe)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from enum import StrEnum
 from accounts.models import User
 from courses.models import Course
 from courses.spec import CourseSpec, StepSpec
-from tutor.models import ExerciseProgress
+from tutor.models import ConceptMastery, ExerciseProgress
 
 
 class StepState(StrEnum):
@@ -45,8 +46,18 @@ def needed_concepts(spec: CourseSpec, step: StepSpec) -> list[str]:
     return list(dict.fromkeys(needed))
 
 
-def ramp_status(spec: CourseSpec, solved: set[tuple[str, str]]) -> list[StepStatus]:
-    known = {c.slug for c in spec.concepts if c.prior_knowledge}
+def mastered_concepts(user: User, course: Course, threshold: float = 0.95) -> set[str]:
+    return set(
+        ConceptMastery.objects.filter(user=user, course=course, p_known__gte=threshold).values_list(
+            "concept_slug", flat=True
+        )
+    )
+
+
+def ramp_status(
+    spec: CourseSpec, solved: set[tuple[str, str]], mastered: set[str] | None = None
+) -> list[StepStatus]:
+    known = {c.slug for c in spec.concepts if c.prior_knowledge} | (mastered or set())
     done_steps = []
     for step in spec.steps():
         exercises = [e.slug for e in step.exercises]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+import fsrs
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -11,8 +13,19 @@ from django.utils import timezone
 from accounts.models import User
 from courses import answers
 from courses.models import Course, CourseVersion
-from courses.spec import ExerciseSpec, StepSpec
-from tutor.models import Attempt, Enrollment, ExerciseProgress, Role
+from courses.spec import CourseSpec, ExerciseSpec, StepSpec
+from courses.validation import exercise_concepts
+from tutor import learner, progress
+from tutor.models import (
+    Attempt,
+    ConceptMastery,
+    ConceptParams,
+    Enrollment,
+    ExerciseProgress,
+    ItemDifficulty,
+    PlacementProbe,
+    Role,
+)
 
 
 @transaction.atomic
@@ -44,10 +57,10 @@ class AttemptOutcome:
 def _progress_for(
     *, user: User, course: Course, step_slug: str, exercise_slug: str
 ) -> ExerciseProgress:
-    progress, _ = ExerciseProgress.objects.select_for_update().get_or_create(
+    row, _ = ExerciseProgress.objects.select_for_update().get_or_create(
         user=user, course=course, step_slug=step_slug, exercise_slug=exercise_slug
     )
-    return progress
+    return row
 
 
 @transaction.atomic
@@ -63,7 +76,7 @@ def attempt_submit(
     cannot be checked at all; every checkable answer is kept with its correctness, the hints
     used so far, and the time since the student started (or last answered) this exercise."""
     verdict = answers.check(exercise, answer)
-    progress = _progress_for(
+    row = _progress_for(
         user=user, course=version.course, step_slug=step.slug, exercise_slug=exercise.slug
     )
     last = (
@@ -72,7 +85,7 @@ def attempt_submit(
         .values_list("created_at", flat=True)
         .first()
     )
-    since = max(filter(None, [progress.started_at, last]))
+    since = max(filter(None, [row.started_at, last]))
     elapsed_ms = int((timezone.now() - since).total_seconds() * 1000)
     attempt = Attempt.objects.create(
         user=user,
@@ -82,13 +95,16 @@ def attempt_submit(
         answer=answer,
         correct=verdict.correct,
         feedback=verdict.feedback,
-        hints_used=progress.hints_revealed,
+        hints_used=row.hints_revealed,
         time_on_task_ms=max(0, min(elapsed_ms, 2**31 - 1)),
     )
-    progress.attempts += 1
-    progress.solved = progress.solved or verdict.correct
-    progress.save(update_fields=["attempts", "solved", "updated_at"])
-    return AttemptOutcome(attempt, progress)
+    row.attempts += 1
+    row.solved = row.solved or verdict.correct
+    row.save(update_fields=["attempts", "solved", "updated_at"])
+    mastery_record_answer(
+        user=user, course=version.course, step=step, exercise=exercise, correct=verdict.correct
+    )
+    return AttemptOutcome(attempt, row)
 
 
 @transaction.atomic
@@ -96,13 +112,11 @@ def hint_reveal(
     *, user: User, course: Course, step: StepSpec, exercise: ExerciseSpec
 ) -> ExerciseProgress:
     """Reveal the next hint of the ladder (one at a time; never past the last)."""
-    progress = _progress_for(
-        user=user, course=course, step_slug=step.slug, exercise_slug=exercise.slug
-    )
-    if progress.hints_revealed < len(exercise.hints):
-        progress.hints_revealed += 1
-        progress.save(update_fields=["hints_revealed", "updated_at"])
-    return progress
+    row = _progress_for(user=user, course=course, step_slug=step.slug, exercise_slug=exercise.slug)
+    if row.hints_revealed < len(exercise.hints):
+        row.hints_revealed += 1
+        row.save(update_fields=["hints_revealed", "updated_at"])
+    return row
 
 
 class SolutionLocked(Exception):
@@ -113,21 +127,19 @@ class SolutionLocked(Exception):
 def solution_open(
     *, user: User, course: Course, step: StepSpec, exercise: ExerciseSpec
 ) -> ExerciseProgress:
-    progress = _progress_for(
-        user=user, course=course, step_slug=step.slug, exercise_slug=exercise.slug
-    )
-    if not solution_available(progress, exercise):
+    row = _progress_for(user=user, course=course, step_slug=step.slug, exercise_slug=exercise.slug)
+    if not solution_available(row, exercise):
         raise SolutionLocked("Try the exercise (or use every hint) before opening the solution.")
-    if not progress.solution_viewed:
-        progress.solution_viewed = True
-        progress.save(update_fields=["solution_viewed", "updated_at"])
-    return progress
+    if not row.solution_viewed:
+        row.solution_viewed = True
+        row.save(update_fields=["solution_viewed", "updated_at"])
+    return row
 
 
-def solution_available(progress: ExerciseProgress | None, exercise: ExerciseSpec) -> bool:
-    if progress is None:
+def solution_available(row: ExerciseProgress | None, exercise: ExerciseSpec) -> bool:
+    if row is None:
         return False
-    return progress.attempts > 0 or progress.hints_revealed >= len(exercise.hints)
+    return row.attempts > 0 or row.hints_revealed >= len(exercise.hints)
 
 
 def place_record(*, enrollment: Enrollment | None, step_slug: str) -> None:
@@ -150,3 +162,279 @@ def step_visit(
             user=user, course=course, step_slug=step.slug, exercise_slug=exercise.slug
         )
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The learner model: mastery, ability, difficulty, reviews, placement
+
+
+def concept_params(course: Course) -> dict[str, learner.BKTParams]:
+    return {
+        p.concept_slug: learner.BKTParams(p.p_init, p.p_learn, p.p_slip, p.p_guess)
+        for p in ConceptParams.objects.filter(course=course)
+    }
+
+
+def _mastery_row(user: User, course: Course, concept: str, default: float) -> ConceptMastery:
+    row, _ = ConceptMastery.objects.select_for_update().get_or_create(
+        user=user, course=course, concept_slug=concept, defaults={"p_known": default}
+    )
+    return row
+
+
+_SCHEDULER = fsrs.Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
+
+
+@transaction.atomic
+def mastery_record_answer(
+    *,
+    user: User,
+    course: Course,
+    step: StepSpec,
+    exercise: ExerciseSpec,
+    correct: bool,
+    now: datetime | None = None,
+) -> dict[str, float]:
+    """Update knowledge tracing, ability, the item's difficulty and the review schedule after a
+    graded answer (an exercise or a probe). Row locks keep two tabs from losing an update."""
+    now = now or timezone.now()
+    params = concept_params(course)
+    concepts = exercise_concepts(step, exercise)
+    rows = {
+        c: _mastery_row(user, course, c, params.get(c, learner.DEFAULT_PARAMS).init)
+        for c in concepts
+    }
+    item, _ = ItemDifficulty.objects.select_for_update().get_or_create(
+        course=course,
+        step_slug=step.slug,
+        exercise_slug=exercise.slug,
+        defaults={"beta": learner.prior_difficulty(exercise.difficulty)},
+    )
+    state = learner.LearnerState(
+        mastery={c: r.p_known for c, r in rows.items()},
+        theta={c: r.ability for c, r in rows.items()},
+        beta={(step.slug, exercise.slug): item.beta},
+    )
+    predicted = learner.predict(state, step, exercise, params)
+    result = {}
+    for concept, row in rows.items():
+        p = params.get(concept, learner.DEFAULT_PARAMS)
+        row.p_known = learner.bkt_update(row.p_known, correct, p, learner.guess_rate(exercise, p))
+        theta, beta = learner.elo_update(
+            theta=row.ability,
+            beta=item.beta,
+            n_student=row.observations,
+            n_item=item.answers,
+            correct=correct,
+            predicted=predicted,
+        )
+        row.ability = theta
+        item.beta = beta
+        row.observations += 1
+        if row.review_card is not None or row.p_known >= learner.MASTERY_THRESHOLD:
+            card = fsrs.Card.from_dict(row.review_card) if row.review_card else fsrs.Card()
+            rating = fsrs.Rating.Good if correct else fsrs.Rating.Again
+            card, _ = _SCHEDULER.review_card(card, rating, now)
+            row.review_card, row.review_due = card.to_dict(), card.due
+        row.save()
+        result[concept] = row.p_known
+    item.answers += 1
+    item.save(update_fields=["beta", "answers"])
+    return result
+
+
+def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.LearnerState:
+    rows = list(ConceptMastery.objects.filter(user=user, course=course))
+    solved = progress.solved_exercises(user, course)
+    statuses = progress.ramp_status(spec, solved, progress.mastered_concepts(user, course))
+    now = timezone.now()
+    return learner.LearnerState(
+        mastery={r.concept_slug: r.p_known for r in rows},
+        theta={r.concept_slug: r.ability for r in rows},
+        beta={
+            (d.step_slug, d.exercise_slug): d.beta
+            for d in ItemDifficulty.objects.filter(course=course)
+        },
+        solved=solved,
+        completed_steps={s.step.slug for s in statuses if s.state == progress.StepState.DONE},
+        due_reviews=[r.concept_slug for r in rows if r.review_due and r.review_due <= now],
+    )
+
+
+def next_activity_for(
+    *, user: User, course: Course, spec: CourseSpec, last_was_review: bool = False
+) -> learner.Suggestion | None:
+    state = learner_state(user, course, spec)
+    return learner.next_activity(
+        spec,
+        state,
+        concept_params(course),
+        target=course.target_success,
+        last_was_review=last_was_review,
+    )
+
+
+class PlacementRejected(Exception):
+    """An answer that does not belong to the probe's current question: not asked, already
+    answered, or sent after the probe ended. Nothing changes."""
+
+
+@transaction.atomic
+def placement_start(*, user: User, course: Course, version: CourseVersion) -> PlacementProbe:
+    """The student's probe in progress, or a new one (which also serves 'redo')."""
+    active = (
+        PlacementProbe.objects.select_for_update()
+        .filter(user=user, course=course, state=PlacementProbe.State.ACTIVE)
+        .first()
+    )
+    if active is not None:
+        return active
+    spec = CourseSpec.from_json(version.spec)
+    graph = learner.ConceptGraph.from_spec(spec)
+    probe = PlacementProbe(
+        user=user, course=course, course_version=version, beliefs=learner.prior_beliefs(graph)
+    )
+    _placement_advance(probe, spec, graph)
+    probe.save()
+    return probe
+
+
+def _placement_advance(
+    probe: PlacementProbe, spec: CourseSpec, graph: learner.ConceptGraph
+) -> None:
+    """Pick the next question, or finish and place the student."""
+    asked = {(a[0], a[1]) for a in probe.asked}
+    choice = None
+    if len(asked) < learner.PROBE_CAP and not learner.settled(probe.beliefs):
+        choice = learner.choose_probe(probe.beliefs, graph, learner.probe_refs(spec, graph), asked)
+    if choice is not None:
+        probe.current_step_slug, probe.current_probe_slug = choice.step_slug, choice.slug
+        return
+    step = learner.placement_step(spec, probe.beliefs)
+    probe.state = PlacementProbe.State.FINISHED
+    probe.finished_at = timezone.now()
+    probe.current_step_slug = probe.current_probe_slug = ""
+    probe.placed_step_slug = step.slug if step else ""
+    probe.explanation = learner.placement_explanation(spec, graph, probe.beliefs, step)
+
+
+@transaction.atomic
+def placement_answer(
+    *,
+    user: User,
+    probe_id: int,
+    question_number: int,
+    step_slug: str,
+    probe_slug: str,
+    answer: str,
+) -> PlacementProbe:
+    """Grade one probe answer and move on. Raises PlacementRejected (nothing changes) for a
+    question that is not the current one, and AnswerInvalid for an unreadable answer."""
+    probe = PlacementProbe.objects.select_for_update().filter(pk=probe_id, user=user).first()
+    if probe is None:
+        raise PlacementRejected("There is no such placement probe.")
+    if probe.state != PlacementProbe.State.ACTIVE:
+        raise PlacementRejected("This placement probe has ended.")
+    current = (probe.question_number, probe.current_step_slug, probe.current_probe_slug)
+    if (question_number, step_slug, probe_slug) != current:
+        raise PlacementRejected("That answer is not for the current question (already answered?).")
+    spec = CourseSpec.from_json(probe.course_version.spec)
+    graph = learner.ConceptGraph.from_spec(spec)
+    step = spec.step(step_slug)
+    item = next((p for p in step.probes if p.slug == probe_slug), None) if step else None
+    if step is None or item is None:
+        raise PlacementRejected("That question is not in this course.")
+    correct = answers.check(item, answer).correct
+    ref = next(r for r in learner.probe_refs(spec, graph) if (r.step_slug, r.slug) == current[1:])
+    probe.beliefs = learner.observe(
+        probe.beliefs,
+        graph,
+        ref.concept,
+        correct,
+        slip=learner.DEFAULT_PARAMS.slip,
+        guess=ref.guess,
+    )
+    probe.asked = [*probe.asked, [step_slug, probe_slug, answer[:500], correct]]
+    probe.question_number += 1
+    _placement_advance(probe, spec, graph)
+    probe.save()
+    if probe.state == PlacementProbe.State.FINISHED:
+        _placement_apply(probe, spec)
+    return probe
+
+
+def _placement_apply(probe: PlacementProbe, spec: CourseSpec) -> None:
+    """The probe's beliefs become the student's starting mastery; their place is the step it
+    chose."""
+    for concept, p_known in probe.beliefs.items():
+        ConceptMastery.objects.update_or_create(
+            user=probe.user,
+            course=probe.course,
+            concept_slug=concept,
+            defaults={"p_known": p_known},
+        )
+    enrollment = Enrollment.objects.filter(user=probe.user, course=probe.course).first()
+    if probe.placed_step_slug:
+        place_record(enrollment=enrollment, step_slug=probe.placed_step_slug)
+
+
+@transaction.atomic
+def placement_skip(*, user: User, course: Course, version: CourseVersion) -> PlacementProbe:
+    probe = placement_start(user=user, course=course, version=version)
+    probe.state = PlacementProbe.State.SKIPPED
+    probe.finished_at = timezone.now()
+    probe.explanation = "You skipped the placement questions, so we start at the beginning."
+    probe.save()
+    return probe
+
+
+MIN_SEQUENCES_TO_FIT = 20
+
+
+@transaction.atomic
+def concept_params_refit(*, course: Course) -> dict[str, learner.BKTParams]:
+    """Refit each concept's knowledge-tracing parameters from the attempt log, where at least
+    MIN_SEQUENCES_TO_FIT students answered it; other concepts keep the authored defaults.
+    Running it twice on the same log gives the same parameters (safe to retry)."""
+    specs: dict[int, CourseSpec] = {}
+    sequences: dict[str, dict[int, list[tuple[bool, float]]]] = {}
+    attempts = Attempt.objects.filter(course_version__course=course).order_by(
+        "user_id", "created_at", "id"
+    )
+    for attempt in attempts.iterator():
+        spec = specs.get(attempt.course_version_id)
+        if spec is None:
+            spec = specs[attempt.course_version_id] = CourseSpec.from_json(
+                attempt.course_version.spec
+            )
+        step = spec.step(attempt.step_slug)
+        exercise = (
+            next((e for e in step.exercises if e.slug == attempt.exercise_slug), None)
+            if step
+            else None
+        )
+        if step is None or exercise is None:
+            continue
+        for concept in exercise_concepts(step, exercise):
+            by_user = sequences.setdefault(concept, {})
+            by_user.setdefault(attempt.user_id, []).append(
+                (attempt.correct, learner.guess_rate(exercise))
+            )
+    fitted = {}
+    for concept, by_user in sequences.items():
+        if len(by_user) < MIN_SEQUENCES_TO_FIT:
+            continue
+        params = learner.fit_bkt(list(by_user.values()))
+        ConceptParams.objects.update_or_create(
+            course=course,
+            concept_slug=concept,
+            defaults={
+                "p_init": params.init,
+                "p_learn": params.learn,
+                "p_slip": params.slip,
+                "p_guess": params.guess,
+                "sequences": len(by_user),
+            },
+        )
+        fitted[concept] = params
+    return fitted

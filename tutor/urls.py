@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tutor import views
+from tutor import learning_views, views
 
 exercise = "courses/<slug:slug>/steps/<slug:step>/exercises/<slug:exercise>/"
 
@@ -12,4 +12,15 @@ urlpatterns = [
     path(f"{exercise}", views.exercise_attempt, name="exercise_attempt"),
     path(f"{exercise}hint/", views.exercise_hint, name="exercise_hint"),
     path(f"{exercise}solution/", views.exercise_solution, name="exercise_solution"),
+]
+
+urlpatterns += [
+    path("courses/<slug:slug>/placement/", learning_views.placement, name="placement"),
+    path(
+        "courses/<slug:slug>/placement/answer/",
+        learning_views.placement_action,
+        name="placement_action",
+    ),
+    path("courses/<slug:slug>/next/", learning_views.next_exercise, name="next_exercise"),
+    path("courses/<slug:slug>/knowledge/", learning_views.what_i_know, name="what_i_know"),
 ]

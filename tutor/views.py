@@ -41,6 +41,8 @@ def course_enroll(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
         return redirect(course)
     messages.success(request, f"You are enrolled in {course.title}.")
+    if course.versions.exists():
+        return redirect("placement", slug=course.slug)
     return redirect(course)
 
 
@@ -50,7 +52,9 @@ def course_continue(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     """Back to the student's place: the step they were on, else the first open step."""
     study = access.access_course_for_study(request.user, slug)
     statuses = progress.ramp_status(
-        study.spec, progress.solved_exercises(request.user, study.course)
+        study.spec,
+        progress.solved_exercises(request.user, study.course),
+        progress.mastered_concepts(request.user, study.course),
     )
     current = study.enrollment.current_step_slug if study.enrollment else ""
     if current and study.spec.step(current):

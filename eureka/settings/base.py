@@ -171,6 +171,7 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "accounts.clear_expired_sessions", "schedule": 6 * 3600},
+    "refit-knowledge-tracing": {"task": "tutor.refit_all_courses", "schedule": 24 * 3600},
 }
 
 # The model worker (or any OpenAI-compatible server). Unset: the local worker on 127.0.0.1:8001.

@@ -1,0 +1,287 @@
+"""The learner model on simulated students: placement, practice and challenge.
+
+Simulated students have true knowledge states that respect the concept graph (a concept is known
+only with its prerequisites), answer with slip 0.1 and guess 0.25 on multiple choice, 0.02
+otherwise, and learn a concept they practise (once its prerequisites are known) with a
+per-concept probability. Prints, per course:
+
+  a. placement: per-concept accuracy and questions asked, adaptive probe against a fixed pretest
+     of one question per concept (targets: accuracy >= 90%, at most a third of the questions);
+  b. practice: exercises until every concept is mastered, adaptive policy against walking the
+     ramp in order (target: at most 0.7 of the linear count);
+  c. challenge: the realised success rate of the exercises the policy chose (target 0.65-0.85).
+
+    .venv/bin/python bench/adaptive_sim.py [--students 200] [--seed 1] [COURSE_FOLDER ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import fsrs
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eureka.settings.test")
+
+from courses import fileformat  # noqa: E402
+from courses.spec import CourseSpec, ExerciseSpec, StepSpec  # noqa: E402
+from courses.validation import exercise_concepts  # noqa: E402
+from tutor import learner  # noqa: E402
+
+SLIP = 0.1
+MAX_EXERCISES = 3000
+MINUTES_PER_EXERCISE = timedelta(minutes=2)
+
+
+@dataclass
+class SimStudent:
+    known: set[str]
+    learn_rate: dict[str, float]
+    rng: random.Random
+    parents: dict[str, list[str]] = field(default_factory=dict)
+
+    def answers(self, concepts: list[str], kind: str) -> bool:
+        if all(c in self.known for c in concepts):
+            return self.rng.random() > SLIP
+        return self.rng.random() < (0.25 if kind == "multiple_choice" else 0.02)
+
+    def practise(self, concepts: list[str]) -> None:
+        for concept in concepts:
+            ready = all(p in self.known for p in self.parents.get(concept, []))
+            if concept not in self.known and ready and self.rng.random() < self.learn_rate[concept]:
+                self.known.add(concept)
+
+
+def make_student(
+    graph: learner.ConceptGraph, rng: random.Random, learn_rate: dict[str, float]
+) -> SimStudent:
+    level = rng.choice([0.0, rng.uniform(0.3, 1.0), rng.uniform(0.6, 1.0)])
+    known: set[str] = set()
+    for concept in graph.order:
+        if all(p in known for p in graph.parents[concept]) and rng.random() < level:
+            known.add(concept)
+    return SimStudent(known, learn_rate, rng, graph.parents)
+
+
+def run_probe(
+    spec: CourseSpec, graph: learner.ConceptGraph, student: SimStudent
+) -> tuple[dict[str, float], int]:
+    beliefs = learner.prior_beliefs(graph)
+    refs = learner.probe_refs(spec, graph)
+    kinds = {(s.slug, p.slug): p.kind for s in spec.steps() for p in s.probes}
+    asked: set[tuple[str, str]] = set()
+    while len(asked) < learner.PROBE_CAP and not learner.settled(beliefs):
+        probe = learner.choose_probe(beliefs, graph, refs, asked)
+        if probe is None:
+            break
+        asked.add((probe.step_slug, probe.slug))
+        correct = student.answers([probe.concept], kinds[(probe.step_slug, probe.slug)])
+        beliefs = learner.observe(
+            beliefs, graph, probe.concept, correct, slip=SLIP, guess=probe.guess
+        )
+    return beliefs, len(asked)
+
+
+def run_pretest(
+    spec: CourseSpec, graph: learner.ConceptGraph, student: SimStudent
+) -> dict[str, bool]:
+    """One question per concept (its first probe), each answer taken at face value."""
+    first_probe: dict[str, ExerciseSpec] = {}
+    for step in spec.steps():
+        for probe in step.probes:
+            for concept in exercise_concepts(step, probe):
+                first_probe.setdefault(concept, probe)
+    return {c: student.answers([c], first_probe[c].kind) for c in graph.order if c in first_probe}
+
+
+class Reviews:
+    """Spaced reviews of mastered concepts, scheduled by FSRS on a simulated clock."""
+
+    def __init__(self) -> None:
+        self.scheduler = fsrs.Scheduler(
+            learning_steps=(), relearning_steps=(), enable_fuzzing=False
+        )
+        self.cards: dict[str, fsrs.Card] = {}
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def tick(self) -> None:
+        self.now += MINUTES_PER_EXERCISE
+
+    def due(self) -> list[str]:
+        return [c for c, card in self.cards.items() if card.due <= self.now]
+
+    def record(self, concept: str, correct: bool, mastered: bool) -> None:
+        if concept not in self.cards and not mastered:
+            return
+        card = self.cards.get(concept) or fsrs.Card()
+        rating = fsrs.Rating.Good if correct else fsrs.Rating.Again
+        self.cards[concept], _ = self.scheduler.review_card(card, rating, self.now)
+
+
+def answer(
+    spec: CourseSpec,
+    state: learner.LearnerState,
+    student: SimStudent,
+    reviews: Reviews,
+    graph: learner.ConceptGraph,
+    step: StepSpec,
+    exercise: ExerciseSpec,
+    n_done: int,
+) -> bool:
+    """The student answers one exercise; the model updates mastery, ability and difficulty."""
+    params = learner.DEFAULT_PARAMS
+    concepts = [c for c in exercise_concepts(step, exercise) if c in graph.names]
+    predicted = learner.predict(state, step, exercise, {})
+    correct = student.answers(concepts, exercise.kind)
+    guess = learner.guess_rate(exercise, params)
+    key = (step.slug, exercise.slug)
+    for concept in concepts:
+        state.mastery[concept] = learner.bkt_update(
+            state.mastery.get(concept, params.init), correct, params, guess
+        )
+        state.theta[concept], state.beta[key] = learner.elo_update(
+            theta=state.theta.get(concept, 0.0),
+            beta=state.beta.get(key, learner.prior_difficulty(exercise.difficulty)),
+            n_student=n_done,
+            n_item=n_done,
+            correct=correct,
+            predicted=predicted,
+        )
+        reviews.record(concept, correct, state.mastery[concept] >= learner.MASTERY_THRESHOLD)
+    learner.record_streaks(state, spec, concepts, correct)
+    if correct:
+        state.solved.add(key)
+    if all((step.slug, e.slug) in state.solved for e in step.exercises):
+        state.completed_steps.add(step.slug)
+    student.practise(concepts)
+    reviews.tick()
+    return correct
+
+
+def all_mastered(state: learner.LearnerState, graph: learner.ConceptGraph) -> bool:
+    return all(state.mastery.get(c, 0) >= learner.MASTERY_THRESHOLD for c in graph.order)
+
+
+def practise_adaptive(
+    spec: CourseSpec, graph: learner.ConceptGraph, student: SimStudent, mastery: dict[str, float]
+) -> list[bool]:
+    state = learner.LearnerState(mastery=dict(mastery))
+    reviews = Reviews()
+    outcomes: list[bool] = []
+    last_was_review = False
+    while len(outcomes) < MAX_EXERCISES and not all_mastered(state, graph):
+        state.due_reviews = reviews.due()
+        suggestion = learner.next_activity(spec, state, last_was_review=last_was_review)
+        if suggestion is None:
+            break
+        last_was_review = suggestion.is_review
+        step = spec.step(suggestion.step_slug)
+        assert step is not None
+        exercise = next(e for e in step.exercises if e.slug == suggestion.exercise_slug)
+        outcomes.append(answer(spec, state, student, reviews, graph, step, exercise, len(outcomes)))
+    return outcomes
+
+
+def practise_linear(
+    spec: CourseSpec, graph: learner.ConceptGraph, student: SimStudent
+) -> list[bool]:
+    """Walking the ramp in order: every exercise of each step, the step's exercises again until
+    its concepts are mastered, then the next step."""
+    state = learner.LearnerState(mastery={c: learner.DEFAULT_PARAMS.init for c in graph.order})
+    reviews = Reviews()
+    outcomes: list[bool] = []
+    for step in spec.steps():
+        rounds = 0
+        while len(outcomes) < MAX_EXERCISES:
+            for exercise in step.exercises:
+                outcomes.append(
+                    answer(spec, state, student, reviews, graph, step, exercise, len(outcomes))
+                )
+            rounds += 1
+            if all(state.mastery.get(c, 0) >= learner.MASTERY_THRESHOLD for c in step.teaches):
+                break
+    return outcomes
+
+
+def simulate(spec: CourseSpec, students: int, seed: int) -> None:
+    graph = learner.ConceptGraph.from_spec(spec)
+    rng = random.Random(seed)
+    learn_rate = {c: rng.uniform(0.2, 0.45) for c in graph.order}
+    probe_accuracy, pretest_accuracy, asked = [], [], []
+    adaptive_counts, linear_counts, outcomes_all = [], [], []
+    truly_known_at_end = []
+    for _ in range(students):
+        student = make_student(graph, rng, learn_rate)
+        truth = {c: c in student.known for c in graph.order}
+        beliefs, questions = run_probe(spec, graph, student)
+        asked.append(questions)
+        probe_accuracy.append(statistics.mean((beliefs[c] >= 0.5) == truth[c] for c in graph.order))
+        pretest = run_pretest(spec, graph, student)
+        pretest_accuracy.append(statistics.mean(pretest[c] == truth[c] for c in pretest))
+
+        adaptive_student = SimStudent(
+            set(student.known), learn_rate, random.Random(rng.random()), graph.parents
+        )
+        outcomes = practise_adaptive(spec, graph, adaptive_student, dict(beliefs))
+        truly_known_at_end.append(len(adaptive_student.known) / len(graph.order))
+        linear_student = SimStudent(
+            set(student.known), learn_rate, random.Random(rng.random()), graph.parents
+        )
+        adaptive_counts.append(len(outcomes))
+        linear_counts.append(len(practise_linear(spec, graph, linear_student)))
+        outcomes_all += outcomes
+
+    n = len(graph.order)
+    print(
+        f"\n{spec.title}  ({n} concepts, {len(spec.steps())} steps, {students} simulated students)"
+    )
+    print("a. placement")
+    print(
+        f"   adaptive probe: accuracy {statistics.mean(probe_accuracy):.1%}, "
+        f"questions {statistics.mean(asked):.1f} (max {max(asked)})"
+    )
+    print(f"   fixed pretest:  accuracy {statistics.mean(pretest_accuracy):.1%}, questions {n}")
+    print(f"   questions ratio {statistics.mean(asked) / n:.2f} (target <= 0.33, accuracy >= 90%)")
+    print("b. practice (exercises until every concept is mastered)")
+    ratio = sum(adaptive_counts) / max(1, sum(linear_counts))
+    print(
+        f"   adaptive {statistics.mean(adaptive_counts):.1f}, "
+        f"linear {statistics.mean(linear_counts):.1f}, ratio {ratio:.2f} (target <= 0.7)"
+    )
+    print(f"   truly known at the end (adaptive): {statistics.mean(truly_known_at_end):.1%}")
+    print("c. challenge")
+    rate = sum(outcomes_all) / max(1, len(outcomes_all))
+    print(f"   realised success rate of chosen exercises {rate:.2f} (target 0.65-0.85)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("courses", nargs="*", type=Path)
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    folders = args.courses or [
+        p
+        for p in (ROOT / "tests/fixtures/courses/sample-ramp", ROOT / "content/llm101n")
+        if (p / "course.yaml").exists()
+    ]
+    for folder in folders:
+        spec, problems, _ = fileformat.read_folder(folder)
+        if spec is None or problems:
+            print(f"{folder}: cannot read ({len(problems)} problems)")
+            continue
+        simulate(spec, args.students, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The learner model's algorithms, on hand-computed values and as properties."""
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from courses import fileformat
+from tests.conftest import SAMPLE_COURSE
+from tutor import learner
+from tutor.learner import BKTParams
+
+SPEC = fileformat.read_folder(SAMPLE_COURSE)[0]
+GRAPH = learner.ConceptGraph.from_spec(SPEC)
+
+
+def test_bkt_update_matches_hand_computed_values():
+    params = BKTParams(init=0.2, learn=0.3, slip=0.1, guess=0.2)
+    # Right: posterior = 0.2*0.9 / (0.2*0.9 + 0.8*0.2) = 0.18/0.34; then learning.
+    posterior = 0.18 / 0.34
+    assert learner.bkt_update(0.2, True, params, 0.2) == pytest.approx(
+        posterior + (1 - posterior) * 0.3
+    )
+    # Wrong: posterior = 0.2*0.1 / (0.2*0.1 + 0.8*0.8) = 0.02/0.66.
+    posterior = 0.02 / 0.66
+    assert learner.bkt_update(0.2, False, params, 0.2) == pytest.approx(
+        posterior + (1 - posterior) * 0.3
+    )
+    assert learner.bkt_predict(0.5, 0.1, 0.2) == pytest.approx(0.55)
+
+
+probability = st.floats(0.01, 0.99)
+
+
+@given(
+    p=probability, slip=st.floats(0.01, 0.3), guess=st.floats(0.0, 0.5), learn=st.floats(0.0, 0.5)
+)
+def test_mastery_moves_the_right_way(p, slip, guess, learn):
+    params = BKTParams(init=0.2, learn=learn, slip=slip, guess=guess)
+    right = learner.bkt_update(p, True, params, guess)
+    wrong = learner.bkt_update(p, False, params, guess)
+    assert right >= p - 1e-9
+    assert right >= wrong
+    no_learning = BKTParams(init=0.2, learn=0.0, slip=slip, guess=guess)
+    assert learner.bkt_update(p, False, no_learning, guess) <= p + 1e-9
+
+
+def test_prediction_uses_item_difficulty_and_student_ability():
+    base = learner.predicted_success(0.6, 0.1, 0.2)
+    assert learner.predicted_success(0.6, 0.1, 0.2, beta=learner.prior_difficulty(5)) < base
+    assert learner.predicted_success(0.6, 0.1, 0.2, theta=0.5) > base
+    theta, beta = learner.elo_update(
+        theta=0, beta=0, n_student=0, n_item=0, correct=True, predicted=0.4
+    )
+    assert theta > 0 and beta < 0  # a surprising success: the student is abler, the item easier
+
+
+def test_a_right_probe_answer_raises_prerequisites_and_a_wrong_one_lowers_dependents():
+    beliefs = learner.prior_beliefs(GRAPH)
+    middle = "normalisation"
+    up = learner.observe(beliefs, GRAPH, middle, True, slip=0.1, guess=0.02)
+    assert up[middle] > beliefs[middle]
+    assert up["character-counts"] > beliefs["character-counts"]
+    down = learner.observe(beliefs, GRAPH, middle, False, slip=0.1, guess=0.02)
+    assert down[middle] < beliefs[middle]
+    assert down["bigram-model"] < beliefs["bigram-model"]
+    for updated in (up, down):
+        assert updated["character-counts"] >= updated[middle] >= updated["bigram-model"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.booleans(), min_size=20, max_size=20), st.integers(1, 12))
+def test_the_probe_stops_within_its_cap(answers, cap):
+    beliefs = learner.prior_beliefs(GRAPH)
+    refs = learner.probe_refs(SPEC, GRAPH) * 5  # more questions than any cap
+    refs = [
+        learner.ProbeRef(r.step_slug, f"{r.slug}-{i}", r.concept, r.guess)
+        for i, r in enumerate(refs)
+    ]
+    asked = set()
+    while len(asked) < cap and not learner.settled(beliefs):
+        probe = learner.choose_probe(beliefs, GRAPH, refs, asked)
+        if probe is None:
+            break
+        asked.add((probe.step_slug, probe.slug))
+        beliefs = learner.observe(
+            beliefs, GRAPH, probe.concept, answers[len(asked) - 1], slip=0.1, guess=probe.guess
+        )
+    assert len(asked) <= cap
+
+
+def test_the_first_question_is_the_most_informative_one():
+    beliefs = learner.prior_beliefs(GRAPH)
+    refs = learner.probe_refs(SPEC, GRAPH)
+    chosen = learner.choose_probe(beliefs, GRAPH, refs, set())
+    gains = {r.concept: learner.expected_information(beliefs, GRAPH, r, slip=0.1) for r in refs}
+    assert gains[chosen.concept] == max(gains.values())
+
+
+def test_placement_explanation_names_real_concepts_and_the_step():
+    beliefs = {"character-counts": 0.97, "normalisation": 0.92, "bigram-model": 0.1}
+    step = learner.placement_step(SPEC, beliefs)
+    assert step.slug == "bigram-sampling"
+    text = learner.placement_explanation(SPEC, GRAPH, beliefs, step)
+    assert (
+        text
+        == "You already know Character counts and Normalising counts, so we start at “Sampling from a bigram model”."
+    )
+    nobody = learner.placement_explanation(
+        SPEC, GRAPH, dict.fromkeys(beliefs, 0.1), SPEC.steps()[0]
+    )
+    assert nobody == "We start at the beginning, with “Counting characters”."
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(GRAPH.order), probability),
+    st.sets(st.sampled_from([s.slug for s in SPEC.steps()])),
+)
+def test_the_policy_never_offers_a_locked_step(mastery, completed):
+    state = learner.LearnerState(mastery=mastery, completed_steps=completed)
+    suggestion = learner.next_activity(SPEC, state)
+    unlocked = {s.slug for s in learner.unlocked_steps(SPEC, state)}
+    if suggestion is not None:
+        assert suggestion.step_slug in unlocked
+        assert suggestion.reason
+
+
+def test_the_policy_picks_the_exercise_closest_to_the_target_and_interleaves_reviews():
+    state = learner.LearnerState(mastery={"character-counts": 0.6})
+    suggestion = learner.next_activity(SPEC, state, target=0.75)
+    step = SPEC.step(suggestion.step_slug)
+    candidates = [learner.predict(state, step, e, {}) for e in step.exercises]
+    assert abs(suggestion.predicted - 0.75) == min(abs(c - 0.75) for c in candidates)
+    reviewing = learner.LearnerState(
+        mastery={"character-counts": 0.99, "normalisation": 0.3}, due_reviews=["character-counts"]
+    )
+    review = learner.next_activity(SPEC, reviewing)
+    assert review.is_review and "Character counts" in review.reason
+    after = learner.next_activity(SPEC, reviewing, last_was_review=True)
+    assert not after.is_review
+
+
+def test_em_refit_recovers_parameters_from_simulated_answers():
+    rng = random.Random(7)
+    truth = BKTParams(init=0.3, learn=0.2, slip=0.1, guess=0.05)
+    sequences = []
+    for _ in range(400):
+        known = rng.random() < truth.init
+        seq = []
+        for _ in range(8):
+            correct = rng.random() > truth.slip if known else rng.random() < truth.guess
+            seq.append((correct, 0.02))
+            known = known or rng.random() < truth.learn
+        sequences.append(seq)
+    fitted = learner.fit_bkt(sequences, BKTParams(init=0.5, learn=0.1, slip=0.2, guess=0.02))
+    assert fitted.init == pytest.approx(truth.init, abs=0.08)
+    assert fitted.learn == pytest.approx(truth.learn, abs=0.08)
+    assert fitted.slip == pytest.approx(truth.slip, abs=0.05)
+    assert fitted.guess == pytest.approx(truth.guess, abs=0.05)
