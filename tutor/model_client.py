@@ -29,3 +29,17 @@ def list_models(*, timeout: float = 2.0) -> list[str]:
         return [model.id for model in page.data]
     except openai.OpenAIError as error:
         raise ModelUnavailable(str(error)) from error
+
+
+def embed(texts: list[str], *, timeout: float = 30.0) -> list[list[float]]:
+    """Embeddings of the texts (unit-length, 384 numbers each from our worker), in order;
+    raises ModelUnavailable."""
+    from django.conf import settings as django_settings
+
+    try:
+        result = get_client(timeout=timeout, max_retries=1).embeddings.create(
+            model=django_settings.EUREKA_EMBEDDING_MODEL, input=texts
+        )
+    except openai.OpenAIError as error:
+        raise ModelUnavailable(str(error)) from error
+    return [item.embedding for item in sorted(result.data, key=lambda d: d.index)]

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+# all-MiniLM-L6-v2, the model worker's embedding model.
+EMBEDDING_DIMENSIONS = 384
 
 
 class Role(models.TextChoices):
@@ -215,3 +221,105 @@ class PlacementProbe(models.Model):
 
     def __str__(self) -> str:
         return f"placement of {self.user} in {self.course}: {self.state}"
+
+
+class CourseChunk(models.Model):
+    """A passage of a published course version (one section of one step), for retrieval:
+    embedded through the model worker (pgvector, HNSW) and indexed for full-text search.
+    Worked solutions and answer keys are never chunked."""
+
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    course_version = models.ForeignKey(
+        "courses.CourseVersion", on_delete=models.CASCADE, related_name="chunks"
+    )
+    step_slug = models.SlugField(max_length=80)
+    step_title = models.CharField(max_length=200)
+    section = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    text = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["course_version", "position"]
+        indexes = [
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(SearchVector("text", config="simple"), name="chunk_text_fts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_slug} § {self.section or 'intro'}"
+
+
+class Conversation(models.Model):
+    """A student's conversation with the TA, on one step or about the whole course."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    step_slug = models.SlugField(max_length=80, blank=True, help_text="Blank: the whole course.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course", "step_slug"], name="one_conversation_per_place"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.course.slug}/{self.step_slug or '*'}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        STUDENT = "student", "Student"
+        ASSISTANT = "assistant", "AI TA"
+        HUMAN = "human", "Human TA"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The browser's id for a student message: a resend is not a new message.",
+    )
+    complete = models.BooleanField(default=True)
+    model = models.CharField(max_length=100, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    first_token_ms = models.PositiveIntegerField(default=0)
+    flags = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="guard_tripped, generation_off, language, citations, ...",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="one_message_per_client_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"

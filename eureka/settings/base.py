@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "channels",
     "django_htmx",
     "template_partials",
@@ -180,6 +181,9 @@ EUREKA_MODEL_BASE_URL = env.url(
 )
 EUREKA_MODEL_API_KEY = env.str("EUREKA_MODEL_API_KEY", "eureka-local")
 EUREKA_MODEL_TIMEOUT = env.float("EUREKA_MODEL_TIMEOUT", 30.0)
+# Model names at that server: the chat model (blank: the first it lists) and the embedding model.
+EUREKA_CHAT_MODEL = env.str("EUREKA_CHAT_MODEL", "")
+EUREKA_EMBEDDING_MODEL = env.str("EUREKA_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
 
 LOGGING = {
     "version": 1,
