@@ -13,6 +13,7 @@ import errno
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from types import FrameType
@@ -33,6 +34,27 @@ def _port_free(host: str, port: int) -> str | None:
                 )
             return f"Cannot listen on {host}:{port}: {error.strerror}."
     return None
+
+
+def _start_model_worker() -> subprocess.Popen[bytes] | None:
+    """A local model worker for EUREKA_MODELS_DIR (a nanochat base dir), on the port of
+    EUREKA_MODEL_BASE_URL. Without it the TA answers from the course material."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    models_dir = os.environ.get("EUREKA_MODELS_DIR", "").strip()
+    if not models_dir:
+        print("Model worker: none (set EUREKA_MODELS_DIR to a nanochat base dir to start one);")
+        print("  the TA answers from the course material until a model is reachable.")
+        return None
+    url = urlsplit(settings.EUREKA_MODEL_BASE_URL)
+    command = [
+        sys.executable, "-m", "modelworker", "serve", "--base-dir", models_dir,
+        "--host", url.hostname or "127.0.0.1", "--port", str(url.port or 8001),
+    ]  # fmt: skip
+    print(f"Model worker: serving {models_dir} at {settings.EUREKA_MODEL_BASE_URL}")
+    return subprocess.Popen(command)  # noqa: S603 - our own module, our arguments
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -74,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    worker = _start_model_worker()
+
     url = f"http://{args.host}:{args.port}/"
     banner = [
         f"Demo logins (username / password), also at {settings.DATA_DIR / 'demo-logins.json'}:"
@@ -96,8 +120,17 @@ def main(argv: list[str] | None = None) -> int:
         log_level="info",
         timeout_graceful_shutdown=5,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        Server(config).run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            Server(config).run()
+    finally:
+        if worker is not None:
+            print("Stopping the model worker.", flush=True)
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
     if embedded:
         print("Stopping the embedded database.", flush=True)
     # pgserver stops the embedded server at exit when this is the last process using it.

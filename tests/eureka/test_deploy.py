@@ -178,3 +178,16 @@ def test_production_start_stops_naming_a_malformed_variable(subprocess_env, vari
     result = _manage({**subprocess_env, **PRODUCTION_ENV, variable: value}, "check")
     assert result.returncode != 0
     assert variable in result.stderr
+
+
+def test_the_model_worker_command_in_compose_is_one_the_worker_accepts():
+    command = _command(SERVICES["modelworker"])
+    help_text = subprocess.run(
+        [sys.executable, "-m", "modelworker", "serve", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    for argument in command[4:]:
+        assert argument.split("=")[0] in help_text, argument

