@@ -119,6 +119,11 @@ def course_publish(*, course: Course, user: User | None) -> CourseVersion:
     if not course.is_published:
         course.is_published = True
         course.save(update_fields=["is_published", "updated_at"])
+    from tutor.tasks import index_after_publish  # tutor imports courses: import here, not above
+
+    # robust: the publish is committed by then, so a failed enqueue (broker down; or, run
+    # eagerly, the model worker down) is logged, never raised; the indexing sweep catches up.
+    transaction.on_commit(lambda: index_after_publish(version.pk), robust=True)
     return version
 
 

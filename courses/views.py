@@ -38,10 +38,18 @@ def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
         context |= dict(
             ramp=ramp,
             chapters=[
-                {"title": ch.title, "statuses": [by_slug[s.slug] for s in ch.steps]}
+                {
+                    "slug": ch.slug,
+                    "title": ch.title,
+                    "statuses": [by_slug[s.slug] for s in ch.steps],
+                }
                 for ch in spec.chapters
             ],
             can_study=enrolled,
             done_count=sum(s.state == progress.StepState.DONE for s in ramp),
         )
+        if enrolled:
+            from tutor.views import ta_panel  # the course-level "ask the TA"
+
+            context["ta"] = ta_panel(request, course, "")  # type: ignore[arg-type]
     return render(request, "courses/course_detail.html", context)

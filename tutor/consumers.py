@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from eureka import access
+from tutor import ta
 
 # Close codes in the 4000-4999 range are ours to define.
 CLOSE_UNAUTHENTICATED = 4401
@@ -44,3 +51,127 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def notify(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "notification", "payload": event.get("payload", {})})
+
+
+CLOSE_FORBIDDEN = 4403
+
+
+class TAConsumer(AsyncJsonWebsocketConsumer):
+    """The TA chat of one step (or of the whole course) for the signed-in student.
+
+    On connect the socket gets the conversation's history, including a reply still being
+    written; every open tab of the conversation then gets each event. Frames from the browser:
+    {"type": "message", "text": ..., "client_id": ...} (a resend with the same client_id is not
+    a new message) and {"type": "ping"}.
+    """
+
+    conversation_id: int | None = None
+    group: str | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        kwargs = self.scope["url_route"]["kwargs"]
+        try:
+            conversation = await _open_conversation(user, kwargs["slug"], kwargs.get("step", ""))
+        except (Http404, PermissionDenied) as error:
+            await self.send_json({"type": "error", "message": str(error) or "Not allowed."})
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.conversation_id = conversation.pk
+        self.group = ta.group_name(conversation.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_json({"type": "history", "messages": await _history(conversation)})
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return {"type": "malformed"}
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        if text_data is None:
+            await self.send_json({"type": "error", "message": "Send text frames of JSON."})
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if self.conversation_id is None:
+            return
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        if kind != "message":
+            await self.send_json(
+                {"type": "error", "message": "Unknown frame: send a message or a ping."}
+            )
+            return
+        text = content.get("text")
+        client_id = content.get("client_id") or ""
+        if not isinstance(text, str) or not isinstance(client_id, str) or len(client_id) > 64:
+            await self.send_json(
+                {"type": "error", "message": "A message needs text (and a short client_id)."}
+            )
+            return
+        text = text.strip()
+        if not text:
+            await self.send_json({"type": "error", "message": "Write a message first."})
+            return
+        if len(text) > ta.MAX_MESSAGE_CHARS:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "message": f"That message is {len(text)} characters long; the limit is "
+                    f"{ta.MAX_MESSAGE_CHARS}. Shorten it and send again: your text is still "
+                    "in the box.",
+                }
+            )
+            return
+        posted = await _post(self.conversation_id, text, client_id)
+        if posted is None:
+            await self.send_json(
+                {"type": "error", "message": "The TA is still answering your last message."}
+            )
+            return
+        await self.channel_layer.group_send(self.group, ta.reply_event(posted.message))
+        if posted.reply is not None:
+            await self.channel_layer.group_send(self.group, ta.reply_event(posted.reply))
+            ta.start_turn(self.conversation_id, posted.message.pk, posted.reply.pk)
+
+    async def ta_event(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "message", "message": event["message"]})
+
+
+@database_sync_to_async
+def _open_conversation(user: Any, slug: str, step: str) -> Any:
+    study = access.access_course_for_study(user, slug)
+    if step:
+        access.access_step_for_study(user, study, step)
+    return ta.conversation_for(user, study.course, step)
+
+
+@database_sync_to_async
+def _history(conversation: Any) -> list[dict[str, Any]]:
+    return ta.history_events(conversation)
+
+
+@database_sync_to_async
+def _post(conversation_id: int, text: str, client_id: str) -> ta.Posted | None:
+    from tutor.models import Conversation
+
+    try:
+        conversation = Conversation.objects.get(pk=conversation_id)
+        return ta.post_student_message(conversation=conversation, text=text, client_id=client_id)
+    except ta.TurnInProgress:
+        return None

@@ -164,11 +164,11 @@ def observe(
     posterior = _clip(known / (known + unknown), 1e-4, 1 - 1e-4)
     new = dict(beliefs)
     new[concept] = posterior
-    for ancestor in graph.ancestors[concept]:
+    for ancestor in graph.ancestors[concept] & beliefs.keys():
         # P(a | not c), from the marginals before the answer; unchanged by it.
         given_not = _clip((beliefs[ancestor] - prior) / (1 - prior), 0.0, 1.0) if prior < 1 else 1.0
         new[ancestor] = _clip(posterior + (1 - posterior) * given_not, 1e-4, 1 - 1e-4)
-    for descendant in graph.descendants[concept]:
+    for descendant in graph.descendants[concept] & beliefs.keys():
         given_known = _clip(beliefs[descendant] / prior, 0.0, 1.0) if prior > 0 else 0.0
         new[descendant] = _clip(posterior * given_known, 1e-4, 1 - 1e-4)
     return new
@@ -177,7 +177,9 @@ def observe(
 def expected_information(
     beliefs: Mapping[str, float], graph: ConceptGraph, probe: ProbeRef, *, slip: float
 ) -> float:
-    related = {probe.concept} | graph.ancestors[probe.concept] | graph.descendants[probe.concept]
+    related = (
+        {probe.concept} | graph.ancestors[probe.concept] | graph.descendants[probe.concept]
+    ) & beliefs.keys()
     before = sum(_entropy(beliefs[c]) for c in related)
     p_correct = bkt_predict(beliefs[probe.concept], slip, probe.guess)
     after = 0.0
@@ -220,9 +222,18 @@ def probe_refs(spec: CourseSpec, graph: ConceptGraph) -> list[ProbeRef]:
     return refs
 
 
-def placement_step(spec: CourseSpec, beliefs: Mapping[str, float]) -> StepSpec | None:
-    """The first step that teaches a concept the student probably does not know."""
-    for step in spec.steps():
+def chapter_concepts(spec: CourseSpec, chapter_slug: str) -> set[str]:
+    chapter = next((c for c in spec.chapters if c.slug == chapter_slug), None)
+    return {c for s in (chapter.steps if chapter else []) for c in s.teaches}
+
+
+def placement_step(
+    spec: CourseSpec, beliefs: Mapping[str, float], chapter_slug: str = ""
+) -> StepSpec | None:
+    """The first step (of the chapter, if given) that teaches a concept the student probably
+    does not know."""
+    chapter = next((c for c in spec.chapters if c.slug == chapter_slug), None)
+    for step in chapter.steps if chapter else spec.steps():
         if any(beliefs.get(c, 1.0) < 0.5 for c in step.teaches):
             return step
     return None

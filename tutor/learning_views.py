@@ -43,7 +43,12 @@ def placement_action(request: AuthenticatedHttpRequest, slug: str) -> HttpRespon
         messages.info(request, probe.explanation)
         return redirect("course_continue", slug=slug)
     if action == "start":
-        services.placement_start(user=request.user, course=study.course, version=study.version)
+        services.placement_start(
+            user=request.user,
+            course=study.course,
+            version=study.version,
+            chapter_slug=request.POST.get("chapter", ""),
+        )
         return redirect("placement", slug=slug)
     if action != "answer":
         return HttpResponse("Unknown action: use start, answer or skip.", status=400)
@@ -85,8 +90,10 @@ def _placement_page(
             if step
             else None
         )
+    chapter = request.GET.get("chapter", "")
     context = {
         "course": study.course,
+        "chapter": next((c for c in study.spec.chapters if c.slug == chapter), None),
         "probe": probe,
         "question": question,
         "error": error,

@@ -43,3 +43,12 @@ def embed(texts: list[str], *, timeout: float = 30.0) -> list[list[float]]:
     except openai.OpenAIError as error:
         raise ModelUnavailable(str(error)) from error
     return [item.embedding for item in sorted(result.data, key=lambda d: d.index)]
+
+
+def get_async_client(*, timeout: float | None = None, max_retries: int = 2) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=settings.EUREKA_MODEL_BASE_URL,
+        api_key=settings.EUREKA_MODEL_API_KEY,
+        timeout=timeout if timeout is not None else settings.EUREKA_MODEL_TIMEOUT,
+        max_retries=max_retries,
+    )

@@ -199,6 +199,9 @@ class PlacementProbe(models.Model):
         "courses.CourseVersion", on_delete=models.PROTECT, related_name="+"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    chapter_slug = models.SlugField(
+        max_length=80, blank=True, help_text="Blank: the whole course; else one chapter's concepts."
+    )
     beliefs = models.JSONField(default=dict)
     asked = models.JSONField(default=list, help_text="[[step, probe, answer, correct], ...]")
     question_number = models.PositiveSmallIntegerField(default=1)

@@ -280,8 +280,12 @@ class PlacementRejected(Exception):
 
 
 @transaction.atomic
-def placement_start(*, user: User, course: Course, version: CourseVersion) -> PlacementProbe:
-    """The student's probe in progress, or a new one (which also serves 'redo')."""
+def placement_start(
+    *, user: User, course: Course, version: CourseVersion, chapter_slug: str = ""
+) -> PlacementProbe:
+    """The student's probe in progress, or a new one (which also serves 'redo'): over the whole
+    course, or over one chapter's concepts at its start (what the student already shows they
+    master counts as known there)."""
     active = (
         PlacementProbe.objects.select_for_update()
         .filter(user=user, course=course, state=PlacementProbe.State.ACTIVE)
@@ -291,8 +295,18 @@ def placement_start(*, user: User, course: Course, version: CourseVersion) -> Pl
         return active
     spec = CourseSpec.from_json(version.spec)
     graph = learner.ConceptGraph.from_spec(spec)
+    beliefs = learner.prior_beliefs(graph)
+    if chapter_slug and any(c.slug == chapter_slug for c in spec.chapters):
+        scope = learner.chapter_concepts(spec, chapter_slug)
+        beliefs = {c: p for c, p in beliefs.items() if c in scope}
+    else:
+        chapter_slug = ""
     probe = PlacementProbe(
-        user=user, course=course, course_version=version, beliefs=learner.prior_beliefs(graph)
+        user=user,
+        course=course,
+        course_version=version,
+        beliefs=beliefs,
+        chapter_slug=chapter_slug,
     )
     _placement_advance(probe, spec, graph)
     probe.save()
@@ -306,11 +320,12 @@ def _placement_advance(
     asked = {(a[0], a[1]) for a in probe.asked}
     choice = None
     if len(asked) < learner.PROBE_CAP and not learner.settled(probe.beliefs):
-        choice = learner.choose_probe(probe.beliefs, graph, learner.probe_refs(spec, graph), asked)
+        refs = [r for r in learner.probe_refs(spec, graph) if r.concept in probe.beliefs]
+        choice = learner.choose_probe(probe.beliefs, graph, refs, asked)
     if choice is not None:
         probe.current_step_slug, probe.current_probe_slug = choice.step_slug, choice.slug
         return
-    step = learner.placement_step(spec, probe.beliefs)
+    step = learner.placement_step(spec, probe.beliefs, probe.chapter_slug)
     probe.state = PlacementProbe.State.FINISHED
     probe.finished_at = timezone.now()
     probe.current_step_slug = probe.current_probe_slug = ""

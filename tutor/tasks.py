@@ -1,7 +1,12 @@
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
 
 from courses.models import Course
-from tutor import services
+from tutor import retrieval, services
+from tutor.model_client import ModelUnavailable
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="tutor.refit_concept_params", acks_late=True)
@@ -19,4 +24,47 @@ def refit_all_courses() -> int:
     ids = list(Course.objects.published().values_list("pk", flat=True))
     for course_id in ids:
         refit_concept_params.delay(course_id)
+    return len(ids)
+
+
+@shared_task(
+    bind=True,
+    name="tutor.index_course_version",
+    acks_late=True,
+    autoretry_for=(ModelUnavailable,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def index_course_version(self: Task[[int], int], version_id: int) -> int:
+    """Store and embed a published version's passages for the TA's retrieval; returns how many.
+
+    Enqueued after a publish commits. Safe to run twice or at once (redelivery under acks_late,
+    a retry, the sweep): `retrieval.index_version` is idempotent on the version id plus the
+    passages' hash. When the model worker is down the passages are stored anyway (full-text
+    search works) and ModelUnavailable retries the embedding with exponential backoff."""
+    return retrieval.index_version(version_id).chunks
+
+
+def index_after_publish(version_id: int) -> None:
+    """Called once a publish commits: queue the indexing. Run eagerly (the embedded mode) with
+    the model down, the passages are stored for full-text search and the embedding waits for
+    the sweep, without retrying in the request that published."""
+    from django.conf import settings
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        index_course_version.delay(version_id)
+        return
+    try:
+        retrieval.index_version(version_id)
+    except ModelUnavailable:
+        log.info("version %s indexed for full text; embeddings wait for the model", version_id)
+
+
+@shared_task(name="tutor.index_pending_course_versions")
+def index_pending_course_versions() -> int:
+    """Periodic sweep: re-index the latest versions whose passages are missing or unembedded
+    (the worker was down for longer than the task's retries)."""
+    ids = retrieval.versions_needing_index()
+    for version_id in ids:
+        index_course_version.delay(version_id)
     return len(ids)

@@ -22,5 +22,7 @@ urlpatterns += [
         name="placement_action",
     ),
     path("courses/<slug:slug>/next/", learning_views.next_exercise, name="next_exercise"),
+    path("courses/<slug:slug>/ta/", views.ta_post, name="ta_post"),
+    path("courses/<slug:slug>/steps/<slug:step>/ta/", views.ta_post, name="ta_post_step"),
     path("courses/<slug:slug>/knowledge/", learning_views.what_i_know, name="what_i_know"),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from courses.answers import AnswerInvalid
 from courses.spec import ExerciseSpec, StepSpec
 from eureka import access
 from eureka.http import AuthenticatedHttpRequest
-from tutor import progress, services
+from tutor import progress, services, ta
 from tutor.models import Attempt, Enrollment, ExerciseProgress, Role
 
 
@@ -102,6 +103,7 @@ def _render_step(
         "next": steps[index + 1] if index + 1 < len(steps) else None,
         "position": index + 1,
         "count": len(steps),
+        "ta": ta_panel(request, study.course, step_spec.slug),
     }
     return render(request, "tutor/step.html", context, status=status)
 
@@ -244,3 +246,54 @@ def _card_response(
         return _render_step(request, study, step, override=card, status=status)
     page = reverse("step_page", kwargs={"slug": study.course.slug, "step": step.slug})
     return redirect(f"{page}#ex-{exercise.slug}")
+
+
+def ta_panel(request: AuthenticatedHttpRequest, course: Any, step_slug: str) -> dict[str, Any]:
+    """What the TA chat panel shows: the conversation so far, where its socket and form go."""
+    conversation = ta.conversation_for(request.user, course, step_slug)
+    kwargs = {"slug": course.slug, **({"step": step_slug} if step_slug else {})}
+    ws_path = f"/ws/ta/{course.slug}/" + (f"{step_slug}/" if step_slug else "")
+    history = list(conversation.messages.order_by("-created_at", "-id")[:50])[::-1]
+    return {
+        "ws_path": ws_path,
+        "post_url": reverse("ta_post_step" if step_slug else "ta_post", kwargs=kwargs),
+        "history": history,
+        "max_chars": ta.MAX_MESSAGE_CHARS,
+        "step": step_slug,
+        "typed": request.session.pop("ta_typed", ""),
+        "error": request.session.pop("ta_error", ""),
+    }
+
+
+@require_POST
+@login_required
+def ta_post(request: AuthenticatedHttpRequest, slug: str, step: str = "") -> HttpResponse:
+    """The TA chat without JavaScript: the reply is written before the page comes back."""
+    study = access.access_course_for_study(request.user, slug)
+    if step:
+        access.access_step_for_study(request.user, study, step)
+    back = (
+        reverse("step_page", kwargs={"slug": slug, "step": step})
+        if step
+        else study.course.get_absolute_url()
+    )
+    text = request.POST.get("text", "").strip()
+    error = ""
+    if not text:
+        error = "Write a message first."
+    elif len(text) > ta.MAX_MESSAGE_CHARS:
+        error = f"That message is {len(text)} characters long; the limit is {ta.MAX_MESSAGE_CHARS}."
+    if error:
+        request.session["ta_typed"], request.session["ta_error"] = text, error
+        return redirect(f"{back}#ta")
+    conversation = ta.conversation_for(request.user, study.course, step)
+    try:
+        posted = ta.post_student_message(
+            conversation=conversation, text=text, client_id=request.POST.get("client_id", "")
+        )
+    except ta.TurnInProgress as busy:
+        request.session["ta_typed"], request.session["ta_error"] = text, str(busy)
+        return redirect(f"{back}#ta")
+    if posted.reply is not None:
+        async_to_sync(ta.run_turn)(conversation.pk, posted.message.pk, posted.reply.pk)
+    return redirect(f"{back}#ta")

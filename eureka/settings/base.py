@@ -173,6 +173,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "accounts.clear_expired_sessions", "schedule": 6 * 3600},
     "refit-knowledge-tracing": {"task": "tutor.refit_all_courses", "schedule": 24 * 3600},
+    "index-course-chunks": {"task": "tutor.index_pending_course_versions", "schedule": 600},
 }
 
 # The model worker (or any OpenAI-compatible server). Unset: the local worker on 127.0.0.1:8001.
@@ -184,6 +185,14 @@ EUREKA_MODEL_TIMEOUT = env.float("EUREKA_MODEL_TIMEOUT", 30.0)
 # Model names at that server: the chat model (blank: the first it lists) and the embedding model.
 EUREKA_CHAT_MODEL = env.str("EUREKA_CHAT_MODEL", "")
 EUREKA_EMBEDDING_MODEL = env.str("EUREKA_EMBEDDING_MODEL", "all-MiniLM-L6-v2")
+
+# The AI TA: prompt size (characters; the course model's context is the limit), reply length,
+# how often streamed tokens are flushed to the browser, and per-student limits.
+EUREKA_TA_PROMPT_CHARS = env.int("EUREKA_TA_PROMPT_CHARS", 6000, minimum=200)
+EUREKA_TA_MAX_TOKENS = env.int("EUREKA_TA_MAX_TOKENS", 400, minimum=1)
+EUREKA_TA_FLUSH_SECONDS = env.float("EUREKA_TA_FLUSH_SECONDS", 0.05)
+EUREKA_TA_MESSAGES_PER_MINUTE = env.int("EUREKA_TA_MESSAGES_PER_MINUTE", 8, minimum=1)
+EUREKA_TA_TOKENS_PER_DAY = env.int("EUREKA_TA_TOKENS_PER_DAY", 40000, minimum=1)
 
 LOGGING = {
     "version": 1,

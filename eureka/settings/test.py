@@ -19,7 +19,10 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = True
 # Nothing listens here: tests that need a model worker start a real one.
 EUREKA_MODEL_BASE_URL = "http://127.0.0.1:9/v1"
-EUREKA_MODEL_TIMEOUT = 2.0
+EUREKA_MODEL_TIMEOUT = 5.0
+# The fixture models have a 256-token context: keep TA prompts and replies small.
+EUREKA_TA_PROMPT_CHARS = 300
+EUREKA_TA_MAX_TOKENS = 16
 
 # Static files come from their folders through the finders; STATIC_ROOT is for collectstatic.
 STATIC_ROOT = None  # type: ignore[assignment]

@@ -19,6 +19,7 @@
     });
   }
 
+  window.eurekaTypeset = typeset;
   document.addEventListener("DOMContentLoaded", function () {
     typeset(document);
   });

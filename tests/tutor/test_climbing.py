@@ -59,7 +59,9 @@ def test_wrong_option_names_its_misconception(learner_client):
     assert "Counting pairs of letters instead of single characters." in response.content.decode()
 
 
-def test_unreadable_answer_is_a_form_error_that_keeps_the_text_and_is_not_an_attempt(learner_client):
+def test_unreadable_answer_is_a_form_error_keeping_the_text_and_not_an_attempt(
+    learner_client,
+):
     response = learner_client.post(EX_COUNT, {"answer": "three-ish"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
     html = response.content.decode()
@@ -104,7 +106,9 @@ def test_solution_opens_after_the_last_hint_without_an_attempt(learner_client):
     assert "appears 3 times" in opened.content.decode()
 
 
-def test_finishing_a_step_unlocks_the_next_and_reload_returns_to_the_place(learner_client, sample_student):
+def test_finishing_a_step_unlocks_the_next_and_reload_returns_to_the_place(
+    learner_client, sample_student
+):
     learner_client.post(EX_COUNT, {"answer": "3"})
     learner_client.post(EX_CHOICE, {"answer": "0"})
     assert learner_client.get(STEP2).status_code == 200
@@ -129,7 +133,9 @@ def test_attempt_keeps_pointing_at_the_version_it_answered(learner_client, sampl
     assert numbers == [1, 2]
 
 
-def test_outsiders_and_unpublished_courses_get_clear_errors(client, outsider, sample_course, draft_course):
+def test_outsiders_and_unpublished_courses_get_clear_errors(
+    client, outsider, sample_course, draft_course
+):
     client.force_login(outsider)
     not_enrolled = client.post(EX_COUNT, {"answer": "3"})
     assert not_enrolled.status_code == 403

@@ -104,8 +104,8 @@ def test_placement_explanation_names_real_concepts_and_the_step():
     assert step.slug == "bigram-sampling"
     text = learner.placement_explanation(SPEC, GRAPH, beliefs, step)
     assert (
-        text
-        == "You already know Character counts and Normalising counts, so we start at “Sampling from a bigram model”."
+        text == "You already know Character counts and Normalising counts, "
+        "so we start at “Sampling from a bigram model”."
     )
     nobody = learner.placement_explanation(
         SPEC, GRAPH, dict.fromkeys(beliefs, 0.1), SPEC.steps()[0]

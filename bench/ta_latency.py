@@ -1,0 +1,212 @@
+"""How much the TA stack adds to the model's time to first token.
+
+Starts a real model worker on a fixture checkpoint and the Eureka app (uvicorn, embedded
+PostgreSQL, the sample course), then for 1 and 50 concurrent students measures:
+  - at the worker: time to first token of a streamed chat completion of the same size, sent
+    straight to the worker with the openai client (the baseline, in the same run);
+  - at the WebSocket: from sending a message to the TA to the first streamed token arriving.
+Prints p50 and p95 of both and the difference (the stack's overhead). Target: at most 30 ms at
+p50.
+
+    .venv/bin/python bench/ta_latency.py [--students 1 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FIXTURE = ROOT / "tests/fixtures/nanochat/head"
+QUESTION = "Why do we count characters first?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, log: Path, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up:\n{log.read_text()[-3000:]}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+async def worker_ttft(base_url: str, students: int) -> list[float]:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=120)
+    models = await client.models.list()
+    model = next(m.id for m in models.data if "MiniLM" not in m.id)
+    prompt = "You are the TA. " + "Step: counting characters with Counter. " * 4
+
+    async def one() -> float:
+        started = time.perf_counter()
+        stream = await client.chat.completions.create(
+            model=model,
+            messages=[{"role": "system", "content": prompt}, {"role": "user", "content": QUESTION}],
+            stream=True,
+            max_tokens=16,
+        )
+        first = None
+        async for chunk in stream:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - started
+        return first if first is not None else time.perf_counter() - started
+
+    return list(await asyncio.gather(*(one() for _ in range(students))))
+
+
+async def socket_ttft(port: int, cookies: list[str]) -> list[float]:
+    from websockets.asyncio.client import connect
+
+    async def one(cookie: str) -> float:
+        url = f"ws://127.0.0.1:{port}/ws/ta/sample-ramp/counting-characters/"
+        async with connect(
+            url, origin=f"http://127.0.0.1:{port}", additional_headers={"Cookie": cookie}
+        ) as ws:  # type: ignore[arg-type]
+            json.loads(await ws.recv())  # history
+            started = time.perf_counter()
+            await ws.send(
+                json.dumps({"type": "message", "text": QUESTION, "client_id": cookie[-12:]})
+            )
+            first = None
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                message = event.get("message", {})
+                if message.get("role") == "assistant" and message.get("html") and first is None:
+                    first = time.perf_counter() - started
+                if message.get("role") == "assistant" and message.get("complete"):
+                    return first if first is not None else time.perf_counter() - started
+
+    return list(await asyncio.gather(*(one(c) for c in cookies)))
+
+
+def make_students(data_dir: str, count: int, tag: str) -> list[str]:
+    """Enrolled students of the sample course with signed-in sessions (run in a child process
+    so this one never loads Django)."""
+    code = f"""
+import os, django, json
+os.environ["EUREKA_DATA_DIR"] = {data_dir!r}
+os.environ["DJANGO_SETTINGS_MODULE"] = "eureka.settings.local"
+django.setup()
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from accounts.models import User
+from courses import fileformat, services
+from courses.models import Course
+from tutor.models import Enrollment
+if not Course.objects.filter(slug="sample-ramp").exists():
+    _, _, files = fileformat.read_folder(settings.BASE_DIR / "tests/fixtures/courses/sample-ramp")
+    course = services.course_import(files=files).course
+    services.course_publish(course=course, user=None)
+course = Course.objects.get(slug="sample-ramp")
+cookies = []
+for i in range({count}):
+    user, _ = User.objects.get_or_create(username=f"bench-{tag}-{{i}}")
+    Enrollment.objects.get_or_create(user=user, course=course)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    cookies.append(f"{{settings.SESSION_COOKIE_NAME}}={{session.session_key}}")
+print(json.dumps(cookies))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--students", type=int, nargs="+", default=[1, 50])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        worker_port, app_port = free_port(), free_port()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DJANGO_", "EUREKA_", "MODELWORKER_"))
+        }
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        worker_log, app_log = Path(tmp) / "worker.log", Path(tmp) / "app.log"
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "modelworker", "serve", "--base-dir", str(FIXTURE),
+             "--device", "cpu", "--host", "127.0.0.1", "--port", str(worker_port)],
+            cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        data_dir = str(Path(tmp) / "data")
+        app_env = {
+            **env,
+            "EUREKA_DATA_DIR": data_dir,
+            "EUREKA_MODEL_BASE_URL": f"http://127.0.0.1:{worker_port}/v1",
+            "EUREKA_TA_PROMPT_CHARS": "300",
+            "EUREKA_TA_MAX_TOKENS": "16",
+            "EUREKA_TA_MESSAGES_PER_MINUTE": "1000",
+            "EUREKA_LOG_LEVEL": "WARNING",
+        }
+        app = subprocess.Popen(
+            [sys.executable, "-m", "eureka.launcher", "--port", str(app_port)],
+            cwd=ROOT, env=app_env, stdout=app_log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            wait_for(f"http://127.0.0.1:{worker_port}/health", worker_log)
+            wait_for(f"http://127.0.0.1:{app_port}/healthz", app_log)
+            base_url = f"http://127.0.0.1:{worker_port}/v1"
+            asyncio.run(worker_ttft(base_url, 2))  # warm up
+            print(
+                f"{'students':>8} {'worker p50':>11} {'p95':>8} {'socket p50':>11} {'p95':>8} "
+                f"{'overhead p50':>13} {'p95':>8}"
+            )
+            for count in args.students:
+                cookies = make_students(data_dir, count, f"n{count}")
+                at_worker = asyncio.run(worker_ttft(base_url, count))
+                at_socket = asyncio.run(socket_ttft(app_port, cookies))
+                w50, w95 = statistics.median(at_worker) * 1000, percentile(at_worker, 0.95) * 1000
+                s50, s95 = statistics.median(at_socket) * 1000, percentile(at_socket, 0.95) * 1000
+                print(
+                    f"{count:>8} {w50:>9.1f}ms {w95:>6.1f}ms {s50:>9.1f}ms {s95:>6.1f}ms "
+                    f"{s50 - w50:>11.1f}ms {s95 - w95:>6.1f}ms"
+                )
+        finally:
+            for process in (app, worker):
+                process.send_signal(signal.SIGINT)
+            for process in (app, worker):
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The TA chat over a real WebSocket stack, with no chat model reachable (authored-only mode):
+the protocol, persistence, reconnects, duplicates, limits and bad frames."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from eureka.asgi import application
+from tests.factories import EnrollmentFactory, UserFactory
+from tutor.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from tutor.models import Message, Role
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://testserver")
+STEP = "/ws/ta/sample-ramp/counting-characters/"
+
+
+@pytest.fixture
+def course(sample_files):
+    from courses import services
+
+    course = services.course_import(files=sample_files).course
+    services.course_publish(course=course, user=None)
+    return course
+
+
+@sync_to_async
+def student_cookie(course, username="chatty"):
+    user = EnrollmentFactory(
+        course=course, user=UserFactory(username=username), role=Role.STUDENT
+    ).user
+    client = Client()
+    client.force_login(user)
+    return (
+        user,
+        f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode(),
+    )
+
+
+async def connect(cookie, path=STEP):
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def until_complete_reply(communicator, timeout=20):
+    while True:
+        event = await communicator.receive_json_from(timeout=timeout)
+        if (
+            event["type"] == "message"
+            and event["message"]["role"] == "assistant"
+            and event["message"]["complete"]
+        ):
+            return event["message"]
+
+
+async def test_history_comes_first_and_a_question_gets_an_authored_reply_when_generation_is_off(
+    course,
+):
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        assert await chat.receive_json_from() == {"type": "history", "messages": []}
+        await chat.send_json_to(
+            {"type": "message", "text": "What does Counter do?", "client_id": "c1"}
+        )
+        echoed = await chat.receive_json_from()
+        assert echoed["message"]["role"] == "student" and "Counter" in echoed["message"]["html"]
+        reply = await until_complete_reply(chat)
+        assert reply["flags"]["generation_off"] is True
+        assert "Generation is off" in reply["html"]
+        assert "A hint for this exercise" in reply["html"]
+    finally:
+        await chat.disconnect()
+    stored = await sync_to_async(list)(
+        Message.objects.order_by("id").values_list("role", "complete")
+    )
+    assert stored == [("student", True), ("assistant", True)]
+
+
+async def test_asking_for_help_gives_the_next_authored_hint_first(course):
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to(
+            {"type": "message", "text": "I'm stuck, can I have a hint?", "client_id": "h1"}
+        )
+        reply = await until_complete_reply(chat)
+        assert "Here is the next hint (1 of 2)" in reply["html"]
+        assert "one character at a time" in reply["html"]
+        assert reply["flags"]["source"] == "authored_hint"
+    finally:
+        await chat.disconnect()
+
+
+async def test_a_resent_message_is_not_doubled_and_reconnect_replays_everything(course):
+    _, cookie = await student_cookie(course)
+    first = await connect(cookie)
+    await first.receive_json_from()
+    await first.send_json_to(
+        {"type": "message", "text": "Why count characters?", "client_id": "same"}
+    )
+    await until_complete_reply(first)
+    await first.disconnect()
+    second = await connect(cookie)
+    try:
+        history = await second.receive_json_from()
+        assert [m["role"] for m in history["messages"]] == ["student", "assistant"]
+        # The browser did not see the acknowledgement and sends the same message again.
+        await second.send_json_to(
+            {"type": "message", "text": "Why count characters?", "client_id": "same"}
+        )
+        echoed = await second.receive_json_from()
+        assert echoed["message"]["id"] == history["messages"][0]["id"]
+        assert await second.receive_nothing(timeout=0.5)
+    finally:
+        await second.disconnect()
+    assert await sync_to_async(Message.objects.count)() == 2
+
+
+async def test_two_tabs_see_the_same_conversation(course):
+    _, cookie = await student_cookie(course)
+    tab1, tab2 = await connect(cookie), await connect(cookie)
+    try:
+        await tab1.receive_json_from()
+        await tab2.receive_json_from()
+        await tab1.send_json_to(
+            {"type": "message", "text": "Hello from tab one", "client_id": "t1"}
+        )
+        reply1 = await until_complete_reply(tab1)
+        reply2 = await until_complete_reply(tab2)
+        assert reply1 == reply2
+    finally:
+        await tab1.disconnect()
+        await tab2.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ({"type": "message", "text": "   ", "client_id": "e"}, "Write a message first."),
+        ({"type": "message", "text": "x" * 2001, "client_id": "big"}, "the limit is 2000"),
+        ({"type": "message", "text": 42}, "needs text"),
+        ({"type": "dance"}, "Unknown frame"),
+    ],
+)
+async def test_bad_frames_get_a_clear_error_and_the_socket_keeps_serving(course, frame, expected):
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to(frame)
+        error = await chat.receive_json_from()
+        assert error["type"] == "error" and expected in error["message"]
+        await chat.send_json_to({"type": "ping"})
+        assert await chat.receive_json_from() == {"type": "pong"}
+    finally:
+        await chat.disconnect()
+    assert await sync_to_async(Message.objects.count)() == 0
+
+
+async def test_malformed_json_frame_is_answered_not_fatal(course):
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        await chat.send_to(text_data="{not json")
+        assert (await chat.receive_json_from())["type"] == "error"
+        await chat.send_to(bytes_data=b"\x00\x01")
+        assert (await chat.receive_json_from())["type"] == "error"
+    finally:
+        await chat.disconnect()
+
+
+async def test_locked_steps_and_strangers_are_refused_with_close_codes(course):
+    _, cookie = await student_cookie(course)
+    locked = WebsocketCommunicator(
+        application, "/ws/ta/sample-ramp/probabilities/", headers=[ORIGIN, (b"cookie", cookie)]
+    )
+    await locked.connect()
+    refusal = await locked.receive_json_from()
+    assert "unlocks once you have learnt" in refusal["message"]
+    assert (await locked.receive_output())["code"] == CLOSE_FORBIDDEN
+    await locked.disconnect()
+    anonymous = WebsocketCommunicator(application, STEP, headers=[ORIGIN])
+    await anonymous.connect()
+    assert (await anonymous.receive_output())["code"] == CLOSE_UNAUTHENTICATED
+    await anonymous.disconnect()
+
+
+async def test_a_student_flooding_messages_gets_a_friendly_limit(course, settings):
+    settings.EUREKA_TA_MESSAGES_PER_MINUTE = 2
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        texts = []
+        for i in range(4):
+            await chat.send_json_to(
+                {"type": "message", "text": f"question {i}", "client_id": f"f{i}"}
+            )
+            texts.append((await until_complete_reply(chat))["html"])
+        assert "faster than I can answer" in texts[-1]
+        assert "faster than I can answer" not in texts[0]
+    finally:
+        await chat.disconnect()
+    assert await sync_to_async(Message.objects.filter(role="student").count)() == 4  # nothing lost
+
+
+def test_the_chat_works_without_javascript(client, sample_student):
+    client.force_login(sample_student)
+    page = "/courses/sample-ramp/steps/counting-characters/"
+    assert 'class="ta-panel"' in client.get(page).content.decode()
+    response = client.post(f"{page}ta/", {"text": "What is a bigram?"}, follow=True)
+    html = response.content.decode()
+    assert "What is a bigram?" in html
+    assert "Generation is off" in html
+    empty = client.post(f"{page}ta/", {"text": "  "}, follow=True)
+    assert "Write a message first." in empty.content.decode()
+
+
+def test_course_level_ask_the_ta_is_on_the_course_page(client, sample_student):
+    client.force_login(sample_student)
+    html = client.get("/courses/sample-ramp/").content.decode()
+    assert 'data-ws-path="/ws/ta/sample-ramp/"' in html
+
+
+def test_messages_are_stored_with_their_flags(client, sample_student):
+    client.force_login(sample_student)
+    client.post("/courses/sample-ramp/ta/", {"text": "Where do I start?"})
+    reply = Message.objects.get(role="assistant")
+    assert reply.complete and reply.flags["generation_off"]
+    assert reply.latency_ms >= 0
+    assert json.dumps(reply.flags)

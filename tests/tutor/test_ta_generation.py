@@ -1,0 +1,167 @@
+"""The TA with a real model: the course's nanochat model served by a real worker process (a tiny
+fixture checkpoint whose text is noise; the pipeline is real), through the openai client."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.tutor.test_ta_chat import connect, student_cookie, until_complete_reply
+from tutor.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def course(sample_files):
+    from courses import services
+
+    course = services.course_import(files=sample_files).course
+    services.course_publish(course=course, user=None)
+    return course
+
+
+async def test_a_reply_streams_token_batches_from_the_worker_and_is_stored(
+    course, settings, model_worker
+):
+    settings.EUREKA_MODEL_BASE_URL = model_worker
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    events = []
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to({"type": "message", "text": "Why count?", "client_id": "g1"})
+        while True:
+            event = await chat.receive_json_from(timeout=60)
+            if event["type"] == "message" and event["message"]["role"] == "assistant":
+                events.append(event["message"])
+                if event["message"]["complete"]:
+                    break
+    finally:
+        await chat.disconnect()
+    streamed = [e for e in events if not e["complete"] and e["html"]]
+    assert streamed, "tokens arrive before the reply is complete"
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    final = events[-1]
+    assert not final["flags"].get("generation_off")
+    reply = await sync_to_async(Message.objects.get)(role="assistant")
+    assert reply.complete and reply.model == "nanochat"
+    assert reply.completion_tokens > 0 and reply.prompt_tokens > 0
+    assert 0 < reply.first_token_ms <= reply.latency_ms
+
+
+async def test_generation_resumes_when_the_model_is_back(course, settings, model_worker, free_port):
+    settings.EUREKA_MODEL_BASE_URL = f"http://127.0.0.1:{free_port}/v1"
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to({"type": "message", "text": "Hello?", "client_id": "r1"})
+        off = await until_complete_reply(chat)
+        assert off["flags"]["generation_off"] is True
+        settings.EUREKA_MODEL_BASE_URL = model_worker
+        await chat.send_json_to({"type": "message", "text": "Hello again?", "client_id": "r2"})
+        on = await until_complete_reply(chat)
+        assert not on["flags"].get("generation_off")
+    finally:
+        await chat.disconnect()
+    assert await sync_to_async(Message.objects.filter(role="student").count)() == 2
+
+
+async def test_a_dropped_connection_gets_the_whole_reply_on_reconnect(
+    course, settings, model_worker
+):
+    settings.EUREKA_MODEL_BASE_URL = model_worker
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    await chat.receive_json_from()
+    await chat.send_json_to({"type": "message", "text": "Tell me about counts", "client_id": "d1"})
+    await chat.receive_json_from()  # the student's own message echoed
+    await chat.disconnect()  # gone before the reply is written
+    reply = None
+    for _ in range(100):
+        reply = await sync_to_async(Message.objects.filter(role="assistant").first)()
+        if reply is not None and reply.complete:
+            break
+        await __import__("asyncio").sleep(0.2)
+    assert reply is not None and reply.complete and reply.content
+    again = await connect(cookie)
+    try:
+        history = (await again.receive_json_from())["messages"]
+        assert [m["role"] for m in history] == ["student", "assistant"]
+        assert history[1]["complete"] and history[1]["html"]
+    finally:
+        await again.disconnect()
+
+
+@pytest.fixture
+def leaking_model():
+    """A stand-in OpenAI-compatible server whose model gives the answer away (3, for count-l):
+    the real model's noise cannot be made to leak on demand, and the guard must be proven
+    inside the pipeline, between the stream and the student."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(
+                {
+                    "object": "list",
+                    "data": [{"id": "leaky", "object": "model", "created": 0, "owned_by": "x"}],
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for piece in ["Sure! ", "The letter l appears ", "3 times, ", "so the answer is 3."]:
+                delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                chunk = {"id": "c", "object": "chat.completion.chunk", "model": "leaky"}
+                chunk |= {"created": 0, "choices": [delta]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_the_guard_replaces_a_reply_that_gives_the_answer_away(
+    course, settings, leaking_model
+):
+    settings.EUREKA_MODEL_BASE_URL = leaking_model
+    settings.EUREKA_CHAT_MODEL = "leaky"
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    seen = []
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to(
+            {"type": "message", "text": "How many l are there? I think 2", "client_id": "leak"}
+        )
+        while True:
+            event = await chat.receive_json_from(timeout=30)
+            if event["type"] == "message" and event["message"]["role"] == "assistant":
+                seen.append(event["message"]["html"])
+                if event["message"]["complete"]:
+                    final = event["message"]
+                    break
+    finally:
+        await chat.disconnect()
+    assert final["flags"]["guard_tripped"] is True
+    assert not any("answer is 3" in html for html in seen), "the leak never reaches the student"
+    reply = await sync_to_async(Message.objects.get)(role="assistant")
+    assert "answer is 3" not in reply.content

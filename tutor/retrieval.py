@@ -1,0 +1,486 @@
+"""Retrieval over published course content, for the TA: chunking, indexing and hybrid search.
+
+A published version is cut into passages (`chunk_version`): each step's Markdown body by heading,
+long sections further on block boundaries, plus each exercise's prompt. `index_version` stores
+them as `CourseChunk` rows and embeds them through the model worker; `search` ranks a version's
+passages for a question by pgvector cosine distance and by PostgreSQL full text, and fuses the
+two rankings with reciprocal rank fusion.
+
+Contracts:
+- Nothing that gives an exercise away is ever chunked: no solution, answer, accepted answer,
+  option (correct or not), rubric or hint, and no probe (placement items are asked cold). Only
+  the step body and the exercise prompts, which every student who may open the step sees anyway.
+- `search` filters to the steps the student may see inside the SQL of both rankings, before
+  anything is ranked, so a passage of a locked step can never come back, whatever the query.
+- The model worker is optional: without it chunks are stored unembedded (and their embedding is
+  retried by the task), and search ranks by full text alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import operator
+import re
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import TypeVar
+
+import openai
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection, transaction
+from django.db.models import Case, F, QuerySet, When
+from django.urls import reverse
+from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pgvector.django import CosineDistance
+
+from accounts.models import User
+from courses.models import Course, CourseVersion
+from courses.spec import CourseSpec
+from tutor import model_client, progress
+from tutor.model_client import ModelUnavailable
+from tutor.models import EMBEDDING_DIMENSIONS, CourseChunk
+
+log = logging.getLogger(__name__)
+
+# A passage is at most this long (characters) unless one word is longer. About 250-300 word
+# pieces: what all-MiniLM-L6-v2 reads before it truncates (256), and a size a prompt can quote.
+MAX_CHUNK_CHARS = 1200
+# Texts per /v1/embeddings request while indexing.
+EMBED_BATCH = 32
+# Reciprocal rank fusion constant (Cormack, Clarke and Buettcher, SIGIR 2009): a passage scores
+# sum(1 / (RRF_K + rank)) over the rankings it appears in, rank counted from 1. 60 is the
+# paper's value; it damps the head of each ranking so that agreement between the two rankings
+# outweighs a single first place.
+RRF_K = 60
+# Candidates each ranking contributes to the fusion, at least.
+MIN_CANDIDATES = 20
+# HNSW filters after the index scan (pgvector before 0.8): of the ef_search nearest chunks of the
+# whole table only those of this version and these steps survive. A wider scan keeps enough.
+HNSW_EF_SEARCH = 400
+# A TA turn waits on the query's embedding: give up quickly and rank by full text instead.
+QUERY_EMBED_TIMEOUT = 3.0
+# Longer questions are cut: the embedding model reads about 256 word pieces anyway.
+MAX_QUERY_CHARS = 2000
+# Chunks of an exercise prompt have this section, followed by the exercise's slug.
+EXERCISE_SECTION = "Exercise: "
+# Full-text search uses the "simple" configuration (no stemming, no stop words: course text is
+# full of code identifiers and may be in any language), matching the GIN index's expression.
+FTS_CONFIG = "simple"
+# Content words of a question the loose full-text match looks at, at most.
+MAX_LOOSE_TERMS = 12
+# English function words left out of the loose full-text match (see `_text_ranking`).
+_STOP_WORDS = frozenset(
+    """a about after all also am an and any are as at be been being but by can could did do
+    does doing done for from get gets got had has have having he her here hers him his how i if
+    in into is it its just me might more most must my no not now of off on once only or our out
+    over please she should so some such than that the their them then there these they this
+    those through to too under until up very was we were what when where which while who whom
+    why will with would you your""".split()  # noqa: SIM905 (a word list reads better as prose)
+)
+
+_T = TypeVar("_T", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    """One passage of a published version, before it is stored."""
+
+    step_slug: str
+    step_title: str
+    section: str
+    position: int
+    text: str
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    version_id: int
+    chunks: int  # passages stored for the version
+    embedded: int  # of which carry an embedding
+    replaced: bool  # whether this run rewrote the stored passages
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A search hit, with what a citation needs."""
+
+    chunk_id: int
+    step_slug: str
+    step_title: str
+    section: str
+    text: str
+    score: float  # the fused RRF score: higher is better
+    url: str  # the step page (at the exercise, for an exercise prompt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunking
+
+
+def _parser() -> MarkdownIt:
+    # The same block grammar the step page renders with (courses.rendering), so a heading or a
+    # block here is one there; in particular `# comment` inside a code fence is not a heading.
+    md = MarkdownIt("commonmark").enable("table")
+    md.use(dollarmath_plugin, allow_digits=False, double_inline=True)
+    return md
+
+
+_MD = _parser()
+
+
+def _sections(markdown: str) -> list[tuple[str, list[str]]]:
+    """(heading, blocks) in order; the text before the first heading has the heading "". Each
+    block is a top-level Markdown block's source (paragraph, list, fence, table, math), and a
+    section's blocks start with its heading line."""
+    lines = markdown.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    tokens = _MD.parse("\n".join(lines))
+    sections: list[tuple[str, list[str]]] = [("", [])]
+    for i, token in enumerate(tokens):
+        if token.level != 0 or token.map is None or token.nesting < 0 or token.type == "hr":
+            continue
+        start, end = token.map
+        block = "\n".join(lines[start:end]).strip()
+        if token.type == "heading_open":
+            heading = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
+            sections.append((heading, [block]))
+        elif block:
+            sections[-1][1].append(block)
+    return sections
+
+
+def _pack(pieces: Iterable[str], separator: str, limit: int) -> list[str]:
+    """Consecutive pieces joined while the join stays within limit (a longer piece stays whole)."""
+    packed: list[str] = []
+    current = ""
+    for piece in pieces:
+        joined = f"{current}{separator}{piece}" if current else piece
+        if current and len(joined) > limit:
+            packed.append(current)
+            current = piece
+        else:
+            current = joined
+    if current:
+        packed.append(current)
+    return packed
+
+
+# Ever finer cuts for a block that is too long on its own: lines, sentences, words.
+_CUTS = ((re.compile(r"\n"), "\n"), (re.compile(r"(?<=[.!?])\s+"), " "), (re.compile(r"\s+"), " "))
+
+
+def _fit(text: str, limit: int, level: int = 0) -> list[str]:
+    """Pieces of text of at most limit characters, cut at the coarsest boundary that works."""
+    if len(text) <= limit:
+        return [text]
+    for pattern, separator in _CUTS[level:]:
+        level += 1
+        parts = [p for p in pattern.split(text) if p.strip()]
+        if len(parts) > 1:
+            pieces = [piece for part in parts for piece in _fit(part, limit, level)]
+            return _pack(pieces, separator, limit)
+    return [text[i : i + limit] for i in range(0, len(text), limit)]
+
+
+def _passages(blocks: list[str], limit: int = MAX_CHUNK_CHARS) -> list[str]:
+    return _pack((piece for block in blocks for piece in _fit(block, limit)), "\n\n", limit)
+
+
+def chunk_version(spec: CourseSpec) -> list[ChunkText]:
+    """The passages of a course version, in ramp order: per step, its body by section (a section
+    made of a heading alone is skipped), then one passage per exercise prompt (more if long).
+
+    Deliberately absent (see the module's contract): solutions, answers, accepted answers,
+    options, rubrics, hints and probes."""
+    chunks: list[ChunkText] = []
+
+    def add(step_slug: str, step_title: str, section: str, text: str) -> None:
+        chunks.append(ChunkText(step_slug, step_title[:200], section[:200], len(chunks), text))
+
+    for step in spec.steps():
+        for heading, blocks in _sections(step.body):
+            if heading and len(blocks) < 2:
+                continue
+            for text in _passages(blocks):
+                add(step.slug, step.title, heading, text)
+        for exercise in step.exercises:
+            blocks = [block for _, found in _sections(exercise.prompt) for block in found]
+            for text in _passages(blocks):
+                add(step.slug, step.title, EXERCISE_SECTION + exercise.slug, text)
+    return chunks
+
+
+def _fingerprint(rows: Iterable[tuple[str, str, str, int, str]]) -> str:
+    """The dedupe key of a version's passages (with the version id): same texts, same key."""
+    return hashlib.sha256(json.dumps(list(rows), ensure_ascii=False).encode()).hexdigest()
+
+
+def _embedding_input(step_title: str, section: str, text: str) -> str:
+    # The step's title (and section) give a short passage, such as an exercise prompt, its topic.
+    return f"{step_title}\n{section}\n\n{text}" if section else f"{step_title}\n\n{text}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Indexing
+
+
+def index_version(version_id: int) -> IndexResult:
+    """Store the version's passages and embed the ones without an embedding.
+
+    Idempotent; the dedupe key is the version id plus a hash of the passages: when the stored
+    passages already hash the same, they are kept as they are (same rows, same embeddings) and
+    only missing embeddings are filled; otherwise they are replaced, under a lock on the version
+    row so that two runs at once replace them once. Embeddings are written per batch as they
+    arrive, so a run cut short keeps what it got.
+
+    Raises ModelUnavailable when the model worker cannot embed; the passages are stored (and
+    committed) before that, so full-text search already finds them and the caller may retry.
+    A version that no longer exists is nothing to do."""
+    with transaction.atomic():
+        version = CourseVersion.objects.select_for_update().filter(pk=version_id).first()
+        if version is None:
+            return IndexResult(version_id, 0, 0, False)
+        chunks = chunk_version(CourseSpec.from_json(version.spec))
+        wanted = [(c.step_slug, c.step_title, c.section, c.position, c.text) for c in chunks]
+        stored = CourseChunk.objects.filter(course_version=version).order_by("position")
+        have = stored.values_list("step_slug", "step_title", "section", "position", "text")
+        replaced = _fingerprint(have) != _fingerprint(wanted)
+        if replaced:
+            stored.delete()
+            CourseChunk.objects.bulk_create(
+                CourseChunk(
+                    course_id=version.course_id,
+                    course_version=version,
+                    step_slug=c.step_slug,
+                    step_title=c.step_title,
+                    section=c.section,
+                    position=c.position,
+                    text=c.text,
+                )
+                for c in chunks
+            )
+
+    pending = list(
+        CourseChunk.objects.filter(course_version_id=version_id, embedding__isnull=True)
+        .order_by("position")
+        .values_list("pk", "step_title", "section", "text")
+    )
+    embedded = len(chunks) - len(pending)
+    for start in range(0, len(pending), EMBED_BATCH):
+        batch = pending[start : start + EMBED_BATCH]
+        try:
+            vectors = _checked(model_client.embed([_embedding_input(*row[1:]) for row in batch]))
+        except ModelUnavailable as error:
+            left = len(pending) - start
+            log.warning(
+                "version %s: %d of %d passages left without embeddings: %s",
+                version_id,
+                left,
+                len(chunks),
+                error,
+            )
+            raise
+        if len(vectors) != len(batch):
+            raise ModelUnavailable(f"{len(vectors)} embeddings came back for {len(batch)} texts")
+        with transaction.atomic():
+            for (pk, *_), vector in zip(batch, vectors, strict=True):
+                # Only rows still unembedded: a concurrent run's vectors are the same anyway.
+                CourseChunk.objects.filter(pk=pk, embedding__isnull=True).update(embedding=vector)
+        embedded += len(batch)
+    return IndexResult(version_id, len(chunks), embedded, replaced)
+
+
+def _checked(vectors: list[list[float]]) -> list[list[float]]:
+    # A server with another embedding model is a misconfiguration the TA must survive: it is
+    # treated as no embeddings at all (full text still works), not as a crash.
+    for vector in vectors:
+        if len(vector) != EMBEDDING_DIMENSIONS:
+            raise ModelUnavailable(
+                f"the embedding model returned {len(vector)} dimensions, not "
+                f"{EMBEDDING_DIMENSIONS} (EUREKA_EMBEDDING_MODEL={settings.EUREKA_EMBEDDING_MODEL})"
+            )
+    return vectors
+
+
+def versions_needing_index() -> list[int]:
+    """The latest version of each published course whose passages are missing or not all
+    embedded: what a periodic sweep re-indexes after the task's own retries ran out."""
+    from courses.selectors import latest_version
+
+    ids = []
+    for course in Course.objects.published():
+        version = latest_version(course)
+        if version is None:
+            continue
+        chunks = CourseChunk.objects.filter(course_version=version)
+        if not chunks.exists() or chunks.filter(embedding__isnull=True).exists():
+            ids.append(version.pk)
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+def allowed_steps_for(user: User, course: Course, spec: CourseSpec) -> set[str]:
+    """The steps of the spec that the user may open (done or open, not locked): the same rule as
+    `eureka.access.access_step_for_study`."""
+    solved = progress.solved_exercises(user, course)
+    mastered = progress.mastered_concepts(user, course)
+    return {
+        status.step.slug
+        for status in progress.ramp_status(spec, solved, mastered)
+        if status.state != progress.StepState.LOCKED
+    }
+
+
+def reciprocal_rank_fusion(
+    rankings: Iterable[Sequence[_T]], *, k: int = RRF_K
+) -> list[tuple[_T, float]]:
+    """Items of all rankings with their fused score, best first.
+
+    score(item) = sum over the rankings that contain it of 1 / (k + rank), rank from 1; a repeat
+    within one ranking counts once. Ties go to the item with the better single rank, then to
+    the item seen first (earlier rankings first)."""
+    scores: dict[_T, float] = {}
+    best: dict[_T, int] = {}
+    for ranking in rankings:
+        seen: set[_T] = set()
+        for rank, item in enumerate(ranking, start=1):
+            if item in seen:
+                continue
+            seen.add(item)
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            best[item] = min(best.get(item, rank), rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], best[pair[0]]))
+
+
+def search(
+    *, version: CourseVersion, allowed_steps: set[str], query: str, k: int = 4
+) -> list[Passage]:
+    """The k passages of the version, among the allowed steps, that best answer the query.
+
+    Hybrid: the chunks nearest to the query's embedding (cosine, HNSW) and the best full-text
+    matches, fused by reciprocal rank fusion. When the query cannot be embedded (no model worker)
+    or the version has no embeddings yet, the full-text ranking is used alone."""
+    query = query.strip()[:MAX_QUERY_CHARS]
+    if not query or not allowed_steps or k <= 0:
+        return []
+    # The access filter: part of the WHERE clause of both rankings below.
+    scope = CourseChunk.objects.filter(course_version=version, step_slug__in=sorted(allowed_steps))
+    pool = max(MIN_CANDIDATES, 5 * k)
+    rankings = [_vector_ranking(scope, query, pool), _text_ranking(scope, query, pool)]
+    fused = reciprocal_rank_fusion(rankings)[:k]
+    chunks = scope.in_bulk([pk for pk, _ in fused])
+    course_slug = version.course.slug
+    passages = []
+    for pk, score in fused:
+        chunk = chunks[pk]
+        url = reverse("step_page", kwargs={"slug": course_slug, "step": chunk.step_slug})
+        if chunk.section.startswith(EXERCISE_SECTION):
+            url += "#ex-" + chunk.section.removeprefix(EXERCISE_SECTION)
+        passages.append(
+            Passage(
+                chunk_id=pk,
+                step_slug=chunk.step_slug,
+                step_title=chunk.step_title,
+                section=chunk.section,
+                text=chunk.text,
+                score=score,
+                url=url,
+            )
+        )
+    return passages
+
+
+def _embed_query(query: str) -> list[float]:
+    """The query's embedding; raises ModelUnavailable. One try with a short timeout (not
+    `model_client.embed`'s retry): a student waits, and full text is a fine answer meanwhile."""
+    client = model_client.get_client(timeout=QUERY_EMBED_TIMEOUT, max_retries=0)
+    try:
+        reply = client.embeddings.create(model=settings.EUREKA_EMBEDDING_MODEL, input=[query])
+    except openai.OpenAIError as error:
+        raise ModelUnavailable(str(error)) from error
+    if len(reply.data) != 1:
+        raise ModelUnavailable(f"{len(reply.data)} embeddings came back for one query")
+    return _checked([reply.data[0].embedding])[0]
+
+
+def _vector_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[int]:
+    """Chunk ids nearest to the query by cosine distance; [] without embeddings or a model."""
+    embedded = scope.filter(embedding__isnull=False)
+    if not embedded.exists():
+        return []
+    try:
+        vector = _embed_query(query)
+    except ModelUnavailable as error:
+        log.info("ranking by full text only: the query could not be embedded: %s", error)
+        return []
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Local to this transaction; see HNSW_EF_SEARCH.
+        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(HNSW_EF_SEARCH)])
+        return list(
+            embedded.annotate(distance=CosineDistance("embedding", vector))
+            # The distance alone: a second sort key would keep PostgreSQL off the HNSW index.
+            .order_by("distance")
+            .values_list("pk", flat=True)[:pool]
+        )
+
+
+def _text_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[int]:
+    """Chunk ids by full-text match: first those matching the query as written (websearch
+    syntax: every word, "quoted phrases", -exclusions) by rank; then, so that a question in plain
+    words still finds passages when the model is down, those sharing at least two of its content
+    words (one, if it has only one), most shared words first. One shared word is not evidence:
+    "add up to one" must not pull in every passage that says "one"."""
+    # The very expression of the GIN index (tutor.models.CourseChunk), so the index is used.
+    document = SearchVector("text", config=FTS_CONFIG)
+    chunks = scope.annotate(document=document)
+    strict = SearchQuery(query, config=FTS_CONFIG, search_type="websearch")
+    found = list(
+        chunks.filter(document=strict)
+        .annotate(rank=SearchRank(F("document"), strict))
+        .order_by("-rank", "position")
+        .values_list("pk", flat=True)[:pool]
+    )
+    terms = [_prefix_query(term) for term in _loose_terms(query)]
+    if terms and len(found) < pool:
+        shared = reduce(
+            operator.add, (Case(When(document=term, then=1), default=0) for term in terms)
+        )
+        found += list(
+            chunks.filter(document=reduce(operator.or_, terms))
+            .exclude(pk__in=found)
+            .annotate(shared=shared)
+            .filter(shared__gte=min(2, len(terms)))
+            .order_by("-shared", "position")
+            .values_list("pk", flat=True)[: pool - len(found)]
+        )
+    return found
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _loose_terms(query: str) -> list[str]:
+    """The query's content words as prefixes: words of more than five letters lose up to three
+    final letters (keeping five), so "probability" meets "probabilities" and "dividing" meets
+    "divide" without a stemmer that would know one language only. Stop words, single letters
+    and -excluded words are left out."""
+    terms: dict[str, None] = {}
+    for token in query.lower().split():
+        if token.startswith("-"):
+            continue
+        for word in _WORD.findall(token):
+            if len(word) > 1 and word not in _STOP_WORDS:
+                terms[word[: max(5, len(word) - 3)]] = None
+    return list(terms)[:MAX_LOOSE_TERMS]
+
+
+def _prefix_query(term: str) -> SearchQuery:
+    # Raw tsquery syntax is safe here: a term is letters and digits only (see _WORD).
+    return SearchQuery(f"{term}:*", config=FTS_CONFIG, search_type="raw")

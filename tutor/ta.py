@@ -1,0 +1,506 @@
+"""One turn of the AI TA: from a stored student message to a stored, guarded reply.
+
+    student message -> intent -> context (step, exercise, attempts, hints, mastery, passages,
+    language) -> prompt -> model stream -> guard -> events to the conversation's group ->
+    reply stored -> learner state and escalation rules updated (the latter in the escalation
+    module).
+
+A turn runs as its own asyncio task, not inside the WebSocket consumer, so a student whose
+connection drops gets the whole reply when they reconnect. Every event carries the whole reply
+so far (rendered and sanitised) with a sequence number: a browser that missed some events, or
+got one twice, still shows exactly the reply.
+
+When no chat model answers, the TA still replies from authored material (the next hint,
+retrieved passages with links) and says plainly that generation is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, cast
+
+import openai
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from openai.types.chat import ChatCompletionMessageParam
+
+from courses import selectors
+from courses.rendering import render_text
+from courses.spec import CourseSpec, ExerciseSpec, StepSpec
+from tutor import model_client, prompting, services
+from tutor.models import (
+    Attempt,
+    ConceptMastery,
+    Conversation,
+    ExerciseProgress,
+    Message,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+GENERATION_OFF = (
+    "*Generation is off right now (the course model is not answering), so here is what the "
+    "course itself says.*"
+)
+_turns: set[asyncio.Task[None]] = set()  # strong references: a turn outlives its socket
+
+
+def group_name(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the student's message
+
+
+_ASK_SOLUTION = re.compile(
+    r"\b(solution|answer|solve it|just tell me|give me the|what is the result|r[ée]ponse|"
+    r"l[öo]sung|respuesta|soluci[óo]n)\b",
+    re.IGNORECASE,
+)
+_ASK_HINT = re.compile(r"\b(hint|clue|help|stuck|no idea|indice|tipp|pista)\b", re.IGNORECASE)
+_LANGUAGE_WORDS = {
+    "fr": {"le", "la", "les", "est", "une", "je", "pas", "comment", "pourquoi", "que", "avec"},
+    "de": {"der", "die", "das", "ist", "nicht", "ich", "wie", "warum", "und", "mit", "ein"},
+    "es": {"el", "los", "las", "es", "una", "no", "cómo", "por", "qué", "con", "yo"},
+    "pt": {"o", "os", "as", "é", "uma", "não", "como", "por", "que", "com", "eu"},
+    "it": {"il", "lo", "gli", "è", "una", "non", "come", "perché", "che", "con", "io"},
+    "nl": {"de", "het", "is", "een", "niet", "ik", "hoe", "waarom", "en", "met"},
+    "en": {"the", "is", "a", "i", "not", "how", "why", "what", "and", "with", "do"},
+}
+
+
+def detect_language(text: str, preferred: str = "") -> str:
+    """The student's profile language if set; else the language whose common words the message
+    uses most (English when unsure)."""
+    if preferred:
+        return preferred.split("-")[0].lower()
+    words = re.findall(r"[\wéèêàâçöüäßñóíúãõ']+", text.lower())
+    scores = {lang: sum(w in vocab for w in words) for lang, vocab in _LANGUAGE_WORDS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] >= 2 and scores[best] > scores["en"] else "en"
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning a turn (database work, run in a thread)
+
+
+@dataclass
+class Plan:
+    conversation_id: int
+    reply_id: int
+    student_text: str
+    context: prompting.TAContext
+    exercise: ExerciseSpec | None
+    authored_reply: str = ""  # set when the course itself answers (the next authored hint)
+    fallback: str = ""  # what to say from authored material if the model is down
+    limit_message: str = ""
+    citations: list[dict[str, str]] = field(default_factory=list)
+
+
+def limit_reached(user_id: int) -> str:
+    """A friendly message when the student is over a limit, else ''."""
+    now = timezone.now()
+    recent = Message.objects.filter(
+        conversation__user_id=user_id,
+        role=Message.Role.STUDENT,
+        created_at__gte=now - timedelta(minutes=1),
+    ).count()
+    if recent > settings.EUREKA_TA_MESSAGES_PER_MINUTE:
+        return (
+            "You are sending messages faster than I can answer them well. Take a breath, "
+            "try the exercise, and write again in a minute."
+        )
+    used = (
+        Message.objects.filter(
+            conversation__user_id=user_id,
+            role=Message.Role.ASSISTANT,
+            created_at__gte=now - timedelta(days=1),
+        ).aggregate(total=Sum("completion_tokens"))["total"]
+        or 0
+    )
+    if used >= settings.EUREKA_TA_TOKENS_PER_DAY:
+        return (
+            "We have talked a lot today, and my budget for today is spent. The hints and worked "
+            "solutions still work, and a human TA can help: ask for one."
+        )
+    return ""
+
+
+def _current_exercise(
+    user_id: int, course_id: int, step: StepSpec
+) -> tuple[ExerciseSpec | None, ExerciseProgress | None]:
+    """The exercise the student is on: the unsolved one they touched last, else the first
+    unsolved one."""
+    rows = {
+        r.exercise_slug: r
+        for r in ExerciseProgress.objects.filter(
+            user_id=user_id, course_id=course_id, step_slug=step.slug
+        )
+    }
+    unsolved = [e for e in step.exercises if not (rows.get(e.slug) and rows[e.slug].solved)]
+    if not unsolved:
+        return None, None
+    touched = [e for e in unsolved if e.slug in rows and rows[e.slug].attempts]
+    touched.sort(key=lambda e: rows[e.slug].updated_at, reverse=True)
+    exercise = (touched or unsolved)[0]
+    return exercise, rows.get(exercise.slug)
+
+
+def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> Plan:
+    conversation = Conversation.objects.select_related("course", "user").get(pk=conversation_id)
+    student = Message.objects.get(pk=student_message_id)
+    user, course = conversation.user, conversation.course
+    version = selectors.latest_version(course)
+    spec = selectors.version_spec(version) if version else CourseSpec(course.slug, course.title)
+    step = spec.step(conversation.step_slug) if conversation.step_slug else None
+    exercise, row = _current_exercise(user.pk, course.pk, step) if step else (None, None)
+    names = {c.slug: c.name for c in spec.concepts}
+    mastery = {
+        names.get(m.concept_slug, m.concept_slug): m.p_known
+        for m in ConceptMastery.objects.filter(user=user, course=course)
+        if step is None or m.concept_slug in step.teaches + step.requires
+    }
+    history = [
+        (m.role, m.content)
+        for m in conversation.messages.filter(complete=True)
+        .exclude(pk=student.pk)
+        .order_by("-created_at")[:8]
+    ][::-1]
+    attempts = (
+        [
+            prompting.Attempt(a.answer, a.correct)
+            for a in Attempt.objects.filter(
+                user=user, step_slug=step.slug if step else "", exercise_slug=exercise.slug
+            ).order_by("created_at")
+        ]
+        if step and exercise
+        else []
+    )
+    hints = row.hints_revealed if row else 0
+    unlocked = services.solution_available(row, exercise) if exercise else False
+    passages, citations = _passages(user, course, version, spec, student.content)
+    context = prompting.TAContext(
+        course_title=course.title,
+        step=step,
+        mastery=mastery,
+        exercise=exercise,
+        attempts=attempts,
+        hints_revealed=hints,
+        solution_unlocked=unlocked,
+        passages=passages,
+        language=detect_language(student.content, user.preferred_language),
+        history=history,
+    )
+    plan = Plan(conversation.pk, reply_id, student.content, context, exercise, citations=citations)
+    plan.limit_message = limit_reached(user.pk)
+    wants_help = _ASK_HINT.search(student.content) or _ASK_SOLUTION.search(student.content)
+    if exercise is not None and wants_help and hints < len(exercise.hints) and not unlocked:
+        # Principle 3 and the TA policy: the next authored hint comes before any generated one.
+        services.hint_reveal(user=user, course=course, step=step, exercise=exercise)  # type: ignore[arg-type]
+        plan.authored_reply = (
+            f"Here is the next hint ({hints + 1} of {len(exercise.hints)}):\n\n"
+            f"{exercise.hints[hints]}\n\nTry it, then tell me what you get."
+        )
+    plan.fallback = _authored_fallback(exercise, hints, unlocked, passages, citations)
+    return plan
+
+
+def _passages(
+    user: Any, course: Any, version: Any, spec: CourseSpec, query: str
+) -> tuple[list[prompting.Passage], list[dict[str, str]]]:
+    if version is None:
+        return [], []
+    try:
+        from tutor import retrieval
+    except ImportError:  # retrieval arrives with its own module; without it the TA still works
+        return [], []
+    try:
+        allowed = retrieval.allowed_steps_for(user, course, spec)
+        found = retrieval.search(version=version, allowed_steps=allowed, query=query, k=3)
+    except Exception:  # retrieval failing must not cost the student their answer
+        log.exception("retrieval failed")
+        return [], []
+    passages = [
+        prompting.Passage(f"{p.step_title} § {p.section}".strip(" §"), p.text, p.url) for p in found
+    ]
+    citations = [{"title": p.title, "url": p.url} for p in passages if p.url]
+    return passages, citations
+
+
+def _authored_fallback(
+    exercise: ExerciseSpec | None,
+    hints: int,
+    unlocked: bool,
+    passages: list[prompting.Passage],
+    citations: list[dict[str, str]],
+) -> str:
+    parts = [GENERATION_OFF]
+    if exercise is not None and hints < len(exercise.hints):
+        parts.append(f"A hint for this exercise: {exercise.hints[hints]}")
+    elif exercise is not None and unlocked:
+        parts.append("The worked solution is open for you below the exercise.")
+    for passage in passages[:2]:
+        link = f" ([{passage.title}]({passage.url}))" if passage.url else ""
+        parts.append(f"> {passage.text[:400]}{link}")
+    if len(parts) == 1:
+        parts.append(
+            "Look back at this step's explanation, try the exercise, and ask again later, "
+            "or ask for a human TA."
+        )
+    return "\n\n".join(parts)
+
+
+def save_reply(reply_id: int, text: str, *, complete: bool, **fields: Any) -> None:
+    updates: dict[str, Any] = {"content": text, "complete": complete, **fields}
+    Message.objects.filter(pk=reply_id).update(**updates)
+
+
+def reply_event(message: Message | None = None, **values: Any) -> dict[str, Any]:
+    """The event every open tab of the conversation receives for a message."""
+    if message is not None:
+        values = {
+            "id": message.pk,
+            "role": message.role,
+            "text": message.content,
+            "complete": message.complete,
+            "flags": message.flags,
+            "seq": values.get("seq", 0),
+        }
+    html = render_text(values["text"]) if values["text"] else ""
+    return {
+        "type": "ta.event",
+        "message": {
+            "id": values["id"],
+            "role": values["role"],
+            "html": html,
+            "complete": values["complete"],
+            "flags": values.get("flags", {}),
+            "seq": values.get("seq", 0),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a turn
+
+
+def start_turn(conversation_id: int, student_message_id: int, reply_id: int) -> asyncio.Task[None]:
+    task = asyncio.get_running_loop().create_task(
+        run_turn(conversation_id, student_message_id, reply_id)
+    )
+    _turns.add(task)
+    task.add_done_callback(_turns.discard)
+    return task
+
+
+async def run_turn(conversation_id: int, student_message_id: int, reply_id: int) -> None:
+    layer = get_channel_layer()
+    group = group_name(conversation_id)
+    try:
+        plan = await sync_to_async(plan_turn)(conversation_id, student_message_id, reply_id)
+    except Exception:
+        # Whatever went wrong, the student gets a reply and the conversation is not left waiting.
+        log.exception("planning a TA turn failed")
+        text = "Something went wrong on our side while preparing an answer. Please ask again."
+        await sync_to_async(save_reply)(reply_id, text, complete=True, flags={"error": True})
+        if layer is not None:
+            await layer.group_send(
+                group, reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1)
+            )
+        return
+    started = time.perf_counter()
+
+    async def send(text: str, *, complete: bool, seq: int, flags: dict[str, Any]) -> None:
+        if layer is not None:
+            await layer.group_send(
+                group,
+                reply_event(
+                    id=plan.reply_id,
+                    role="assistant",
+                    text=text,
+                    complete=complete,
+                    seq=seq,
+                    flags=flags,
+                ),
+            )
+
+    flags: dict[str, Any] = {"language": plan.context.language, "citations": plan.citations}
+    if plan.limit_message or plan.authored_reply:
+        text = plan.limit_message or plan.authored_reply
+        flags["source"] = "limit" if plan.limit_message else "authored_hint"
+        await sync_to_async(save_reply)(plan.reply_id, text, complete=True, flags=flags)
+        await send(text, complete=True, seq=1, flags=flags)
+        return
+
+    text, seq, usage, first_token_ms = "", 0, None, 0
+    model_name = ""
+    try:
+        client = model_client.get_async_client(timeout=settings.EUREKA_MODEL_TIMEOUT, max_retries=0)
+        model_name = await _chat_model(client)
+        messages = prompting.build_messages(
+            plan.context, plan.student_text, budget=settings.EUREKA_TA_PROMPT_CHARS
+        )
+        stream = await client.chat.completions.create(
+            model=model_name,
+            messages=cast("list[ChatCompletionMessageParam]", messages),
+            stream=True,
+            max_tokens=settings.EUREKA_TA_MAX_TOKENS,
+            temperature=0.7,
+            stream_options={"include_usage": True},
+        )
+        last_flush, pending = 0.0, 0
+        async for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if not delta:
+                continue
+            if not text:
+                first_token_ms = int((time.perf_counter() - started) * 1000)
+            text += delta
+            pending += 1
+            now = time.perf_counter()
+            # The first token goes out at once; then small batches, so the channel layer (which
+            # drops messages past its capacity) is never flooded.
+            if seq == 0 or now - last_flush >= settings.EUREKA_TA_FLUSH_SECONDS:
+                if _tripped(plan, text):
+                    text = _replace(plan, flags)
+                    break
+                seq += 1
+                await send(text, complete=False, seq=seq, flags=flags)
+                last_flush, pending = now, 0
+                if seq % 10 == 0:
+                    await sync_to_async(save_reply)(plan.reply_id, text, complete=False)
+    except (TimeoutError, openai.OpenAIError, model_client.ModelUnavailable) as error:
+        log.warning("the chat model failed: %s", error)
+    except Exception:
+        # Any other failure still ends the turn with a reply, never a conversation left waiting.
+        log.exception("a TA turn failed")
+    if flags.get("guard_tripped"):
+        pass
+    elif not text.strip():
+        # Nothing generated: the course itself answers (authored text needs no guard).
+        text = plan.fallback
+        flags["generation_off"] = True
+    elif _tripped(plan, text):
+        text = _replace(plan, flags)
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    await sync_to_async(save_reply)(
+        plan.reply_id,
+        text,
+        complete=True,
+        flags=flags,
+        model=model_name,
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        latency_ms=latency_ms,
+        first_token_ms=first_token_ms,
+    )
+    await send(text, complete=True, seq=seq + 1, flags=flags)
+
+
+def _tripped(plan: Plan, text: str) -> bool:
+    if plan.exercise is None:
+        return False
+    from tutor import guards
+
+    verdict = guards.check_reply(
+        text, plan.exercise, solution_unlocked=plan.context.solution_unlocked
+    )
+    if verdict.tripped:
+        log.warning("guard tripped on conversation %s: %s", plan.conversation_id, verdict.reasons)
+    return verdict.tripped
+
+
+def _replace(plan: Plan, flags: dict[str, Any]) -> str:
+    flags["guard_tripped"] = True
+    if plan.exercise is None:  # _tripped only trips with an exercise
+        return plan.fallback
+    from tutor import guards
+
+    return guards.safe_replacement(plan.exercise, plan.context.hints_revealed)
+
+
+_model_names: dict[str, str] = {}
+
+
+async def _chat_model(client: openai.AsyncOpenAI) -> str:
+    """The configured chat model, else the first one the server lists (looked up once)."""
+    if settings.EUREKA_CHAT_MODEL:
+        return str(settings.EUREKA_CHAT_MODEL)
+    key = str(client.base_url)
+    if key not in _model_names:
+        page = await client.models.list()
+        chat = [m.id for m in page.data if m.id != settings.EUREKA_EMBEDDING_MODEL]
+        if not chat:
+            raise model_client.ModelUnavailable("the model server lists no chat model")
+        _model_names[key] = chat[0]
+    return _model_names[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Storing the student's side
+
+
+@dataclass(frozen=True)
+class Posted:
+    message: Message
+    reply: Message | None  # the TA's reply to come; None for a resend or while one is pending
+    created: bool  # False: a resend of a message already stored (same client id)
+
+
+@transaction.atomic
+def post_student_message(*, conversation: Conversation, text: str, client_id: str) -> Posted:
+    """Store the student's message and the (empty) TA reply that will answer it, in one
+    transaction under the conversation's row lock: two tabs cannot start two turns at once.
+    Raises TurnInProgress while a reply is still being written."""
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+    if client_id:
+        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+        if existing is not None:
+            return Posted(existing, None, False)
+    if turn_in_progress(conversation):
+        raise TurnInProgress("The TA is still answering your last message.")
+    message = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.STUDENT,
+        content=text,
+        author=conversation.user,
+        client_id=client_id[:64],
+    )
+    reply = Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, content="", complete=False
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return Posted(message, reply, True)
+
+
+class TurnInProgress(Exception):
+    pass
+
+
+def turn_in_progress(conversation: Conversation) -> bool:
+    return conversation.messages.filter(role=Message.Role.ASSISTANT, complete=False).exists()
+
+
+def conversation_for(user: Any, course: Any, step_slug: str) -> Conversation:
+    conversation, _ = Conversation.objects.get_or_create(
+        user=user, course=course, step_slug=step_slug
+    )
+    return conversation
+
+
+def history_events(conversation: Conversation, limit: int = 50) -> list[dict[str, Any]]:
+    messages = list(conversation.messages.order_by("-created_at", "-id")[:limit])[::-1]
+    return [reply_event(m)["message"] for m in messages]
