@@ -79,6 +79,11 @@ def clean(html_text: str) -> str:
 @lru_cache(maxsize=2048)
 def render_markdown(text: str) -> str:
     """Safe HTML for Markdown text. Cached: the same step body is rendered for every student."""
+    return render_text(text)
+
+
+def render_text(text: str) -> str:
+    """Safe HTML for Markdown text that is seen once (a reply while it streams): not cached."""
     return clean(_MD.render(text))
 
 
