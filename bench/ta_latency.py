@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 FIXTURE = ROOT / "tests/fixtures/nanochat/head"
 QUESTION = "Why do we count characters first?"
+PLAN_MS: list[float] = []  # the TA's own report of the time it spent preparing each turn
 
 
 def free_port() -> int:
@@ -101,6 +102,7 @@ async def socket_ttft(port: int, cookies: list[str]) -> list[float]:
                 if message.get("role") == "assistant" and message.get("html") and first is None:
                     first = time.perf_counter() - started
                 if message.get("role") == "assistant" and message.get("complete"):
+                    PLAN_MS.append(message.get("flags", {}).get("plan_ms", 0))
                     return first if first is not None else time.perf_counter() - started
 
     return list(await asyncio.gather(*(one(c) for c in cookies)))
@@ -198,6 +200,8 @@ def main() -> None:
                     f"{count:>8} {w50:>9.1f}ms {w95:>6.1f}ms {s50:>9.1f}ms {s95:>6.1f}ms "
                     f"{s50 - w50:>11.1f}ms {s95 - w95:>6.1f}ms"
                 )
+                print(f"{'':>8} of which preparing the turn (p50): {statistics.median(PLAN_MS):.1f}ms")
+                PLAN_MS.clear()
         finally:
             for process in (app, worker):
                 process.send_signal(signal.SIGINT)

@@ -36,7 +36,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from courses import selectors
 from courses.rendering import render_text
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
-from tutor import model_client, prompting, services
+from tutor import guards, model_client, prompting, services
 from tutor.models import (
     Attempt,
     ConceptMastery,
@@ -307,6 +307,7 @@ def start_turn(conversation_id: int, student_message_id: int, reply_id: int) -> 
 async def run_turn(conversation_id: int, student_message_id: int, reply_id: int) -> None:
     layer = get_channel_layer()
     group = group_name(conversation_id)
+    started = time.perf_counter()
     try:
         plan = await sync_to_async(plan_turn)(conversation_id, student_message_id, reply_id)
     except Exception:
@@ -319,7 +320,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
                 group, reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1)
             )
         return
-    started = time.perf_counter()
+    planned_ms = int((time.perf_counter() - started) * 1000)
 
     async def send(text: str, *, complete: bool, seq: int, flags: dict[str, Any]) -> None:
         if layer is not None:
@@ -335,7 +336,11 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
                 ),
             )
 
-    flags: dict[str, Any] = {"language": plan.context.language, "citations": plan.citations}
+    flags: dict[str, Any] = {
+        "language": plan.context.language,
+        "citations": plan.citations,
+        "plan_ms": planned_ms,
+    }
     if plan.limit_message or plan.authored_reply:
         text = plan.limit_message or plan.authored_reply
         flags["source"] = "limit" if plan.limit_message else "authored_hint"
@@ -413,8 +418,6 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
 def _tripped(plan: Plan, text: str) -> bool:
     if plan.exercise is None:
         return False
-    from tutor import guards
-
     verdict = guards.check_reply(
         text, plan.exercise, solution_unlocked=plan.context.solution_unlocked
     )
@@ -427,8 +430,6 @@ def _replace(plan: Plan, flags: dict[str, Any]) -> str:
     flags["guard_tripped"] = True
     if plan.exercise is None:  # _tripped only trips with an exercise
         return plan.fallback
-    from tutor import guards
-
     return guards.safe_replacement(plan.exercise, plan.context.hints_revealed)
 
 
