@@ -98,6 +98,8 @@ async def socket_ttft(port: int, cookies: list[str]) -> list[float]:
             first = None
             while True:
                 event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                if event.get("type") == "error":
+                    raise SystemExit(f"the TA refused a bench message: {event['message']}")
                 message = event.get("message", {})
                 if message.get("role") == "assistant" and message.get("html") and first is None:
                     first = time.perf_counter() - started
@@ -175,7 +177,7 @@ def main() -> None:
             "EUREKA_TA_PROMPT_CHARS": "300",
             "EUREKA_TA_MAX_TOKENS": "16",
             "EUREKA_TA_MESSAGES_PER_MINUTE": "1000",
-            "EUREKA_LOG_LEVEL": "WARNING",
+            "EUREKA_LOG_LEVEL": "INFO",
         }
         app = subprocess.Popen(
             [sys.executable, "-m", "eureka.launcher", "--port", str(app_port)],
@@ -186,6 +188,7 @@ def main() -> None:
             wait_for(f"http://127.0.0.1:{app_port}/healthz", app_log)
             base_url = f"http://127.0.0.1:{worker_port}/v1"
             asyncio.run(worker_ttft(base_url, 2))  # warm up
+            asyncio.run(socket_ttft(app_port, make_students(data_dir, 2, "warm")))
             print(
                 f"{'students':>8} {'worker p50':>11} {'p95':>8} {'socket p50':>11} {'p95':>8} "
                 f"{'overhead p50':>13} {'p95':>8}"
@@ -200,8 +203,17 @@ def main() -> None:
                     f"{count:>8} {w50:>9.1f}ms {w95:>6.1f}ms {s50:>9.1f}ms {s95:>6.1f}ms "
                     f"{s50 - w50:>11.1f}ms {s95 - w95:>6.1f}ms"
                 )
-                print(f"{'':>8} of which preparing the turn (p50): {statistics.median(PLAN_MS):.1f}ms")
+                print(
+                    f"{'':>8} of which preparing the turn (p50): {statistics.median(PLAN_MS):.1f}ms"
+                )
                 PLAN_MS.clear()
+            turns = [line for line in app_log.read_text().splitlines() if ": planned in " in line]
+            print("last turns, as the TA logged them:")
+            for line in turns[-3:]:
+                print("  " + line.split("tutor.ta: ")[-1])
+        except BaseException:
+            print("the app's log ends with:\n" + app_log.read_text()[-4000:])
+            raise
         finally:
             for process in (app, worker):
                 process.send_signal(signal.SIGINT)

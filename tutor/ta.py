@@ -20,15 +20,17 @@ import asyncio
 import logging
 import re
 import time
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import openai
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from openai.types.chat import ChatCompletionMessageParam
@@ -46,6 +48,7 @@ from tutor.models import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_MESSAGE_CHARS = 2000
 GENERATION_OFF = (
@@ -309,12 +312,12 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
     group = group_name(conversation_id)
     started = time.perf_counter()
     try:
-        plan = await sync_to_async(plan_turn)(conversation_id, student_message_id, reply_id)
+        plan = await _in_thread(plan_turn)(conversation_id, student_message_id, reply_id)
     except Exception:
         # Whatever went wrong, the student gets a reply and the conversation is not left waiting.
         log.exception("planning a TA turn failed")
         text = "Something went wrong on our side while preparing an answer. Please ask again."
-        await sync_to_async(save_reply)(reply_id, text, complete=True, flags={"error": True})
+        await _in_thread(save_reply)(reply_id, text, complete=True, flags={"error": True})
         if layer is not None:
             await layer.group_send(
                 group, reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1)
@@ -344,15 +347,16 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
     if plan.limit_message or plan.authored_reply:
         text = plan.limit_message or plan.authored_reply
         flags["source"] = "limit" if plan.limit_message else "authored_hint"
-        await sync_to_async(save_reply)(plan.reply_id, text, complete=True, flags=flags)
+        await _in_thread(save_reply)(plan.reply_id, text, complete=True, flags=flags)
         await send(text, complete=True, seq=1, flags=flags)
         return
 
     text, seq, usage, first_token_ms = "", 0, None, 0
     model_name = ""
     try:
-        client = model_client.get_async_client(timeout=settings.EUREKA_MODEL_TIMEOUT, max_retries=0)
+        client = _async_client()
         model_name = await _chat_model(client)
+        flags["request_ms"] = int((time.perf_counter() - started) * 1000)
         messages = prompting.build_messages(
             plan.context, plan.student_text, budget=settings.EUREKA_TA_PROMPT_CHARS
         )
@@ -373,7 +377,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
                 continue
             if not text:
                 first_token_ms = int((time.perf_counter() - started) * 1000)
-            text += delta
+            text += _printable(delta)
             pending += 1
             now = time.perf_counter()
             # The first token goes out at once; then small batches, so the channel layer (which
@@ -386,7 +390,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
                 await send(text, complete=False, seq=seq, flags=flags)
                 last_flush, pending = now, 0
                 if seq % 10 == 0:
-                    await sync_to_async(save_reply)(plan.reply_id, text, complete=False)
+                    await _in_thread(save_reply)(plan.reply_id, text, complete=False)
     except (TimeoutError, openai.OpenAIError, model_client.ModelUnavailable) as error:
         log.warning("the chat model failed: %s", error)
     except Exception:
@@ -401,7 +405,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
     elif _tripped(plan, text):
         text = _replace(plan, flags)
     latency_ms = int((time.perf_counter() - started) * 1000)
-    await sync_to_async(save_reply)(
+    await _in_thread(save_reply)(
         plan.reply_id,
         text,
         complete=True,
@@ -413,6 +417,33 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
         first_token_ms=first_token_ms,
     )
     await send(text, complete=True, seq=seq + 1, flags=flags)
+    log.info(
+        "turn %s: planned in %s ms, model asked at %s ms, first token at %s ms, done in %s ms",
+        reply_id, flags.get("plan_ms"), flags.get("request_ms"), first_token_ms, latency_ms,
+    )  # fmt: skip
+
+
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+def _printable(text: str) -> str:
+    """Model output without control characters (NUL above all, which PostgreSQL text refuses):
+    a model may emit any byte, and a stored reply must never fail to save."""
+    return text.translate(_CONTROL)
+
+
+def _in_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Run database work in the thread pool, not the one thread Django's async adapters share
+    by default, so that many students' turns are prepared side by side. Each call gives its
+    connection back when done: pool threads outlive requests, and nothing else would."""
+
+    def work(*args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(work, thread_sensitive=False)
 
 
 def _tripped(plan: Plan, text: str) -> bool:
@@ -434,6 +465,22 @@ def _replace(plan: Plan, flags: dict[str, Any]) -> str:
 
 
 _model_names: dict[str, str] = {}
+_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]
+]
+_clients = weakref.WeakKeyDictionary()
+
+
+def _async_client() -> openai.AsyncOpenAI:
+    """One client (one HTTP connection pool) per event loop and server, kept between turns: a
+    new client per turn would open a new connection each time."""
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = (settings.EUREKA_MODEL_BASE_URL, settings.EUREKA_MODEL_API_KEY)
+    if key not in per_loop:
+        per_loop[key] = model_client.get_async_client(
+            timeout=settings.EUREKA_MODEL_TIMEOUT, max_retries=0
+        )
+    return per_loop[key]
 
 
 async def _chat_model(client: openai.AsyncOpenAI) -> str:
