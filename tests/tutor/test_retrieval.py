@@ -318,7 +318,8 @@ def test_publishing_with_the_model_down_still_publishes_and_the_sweep_catches_up
         version = course_services.course_publish(course=sample_course, user=None)
 
     assert version.number == 2
-    assert any("on_commit" in record.getMessage() for record in caplog.records)
+    # Run eagerly (the embedded mode), the publish indexes for full text and logs no error.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     rows = _rows(version)
     assert rows and all(embedding is None for *_, embedding in rows)
     # Membership, not equality: a test process sharing the database may have committed others.
