@@ -52,3 +52,32 @@ def get_async_client(*, timeout: float | None = None, max_retries: int = 2) -> o
         timeout=timeout if timeout is not None else settings.EUREKA_MODEL_TIMEOUT,
         max_retries=max_retries,
     )
+
+
+def grade(prompt: str, *, timeout: float = 20.0) -> dict[str, object] | None:
+    """Ask the chat model for a JSON verdict; None when it is unreachable or its reply is not a
+    JSON object (the caller then hands the case to a human, never guesses)."""
+    import json
+
+    try:
+        client = get_client(timeout=timeout, max_retries=1)
+        model = settings.EUREKA_CHAT_MODEL or next(
+            m.id for m in client.models.list().data if m.id != settings.EUREKA_EMBEDDING_MODEL
+        )
+        reply = client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": prompt}],
+            max_tokens=settings.EUREKA_TA_MAX_TOKENS,
+            temperature=0.0,
+        )
+    except (openai.OpenAIError, StopIteration):
+        return None
+    text = (reply.choices[0].message.content or "").strip() if reply.choices else ""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        parsed = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

@@ -61,8 +61,16 @@ class Attempt(models.Model):
     exercise_slug = models.SlugField(max_length=80)
     is_probe = models.BooleanField(default=False)
     answer = models.TextField(help_text="What the student entered, exactly.")
+
+    class Grading(models.TextChoices):
+        EXACT = "exact", "Checked against the answer key"
+        PENDING = "pending", "Being graded against the rubric"
+        MODEL = "model", "Graded by the model against the rubric"
+        NEEDS_TA = "needs_ta", "Waiting for a TA"
+
     correct = models.BooleanField()
     feedback = models.TextField(blank=True)
+    grading = models.CharField(max_length=10, choices=Grading.choices, default=Grading.EXACT)
     hints_used = models.PositiveSmallIntegerField(default=0)
     time_on_task_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -87,6 +87,9 @@ def attempt_submit(
     )
     since = max(filter(None, [row.started_at, last]))
     elapsed_ms = int((timezone.now() - since).total_seconds() * 1000)
+    # A free answer outside the accepted ones is graded against the instructor's rubric by the
+    # model, after commit; until then it counts as tried but neither right nor wrong.
+    by_rubric = exercise.kind == "short_answer" and not verdict.correct and bool(exercise.rubric)
     attempt = Attempt.objects.create(
         user=user,
         course_version=version,
@@ -94,17 +97,66 @@ def attempt_submit(
         exercise_slug=exercise.slug,
         answer=answer,
         correct=verdict.correct,
-        feedback=verdict.feedback,
+        feedback=RUBRIC_PENDING if by_rubric else verdict.feedback,
+        grading=Attempt.Grading.PENDING if by_rubric else Attempt.Grading.EXACT,
         hints_used=row.hints_revealed,
         time_on_task_ms=max(0, min(elapsed_ms, 2**31 - 1)),
     )
     row.attempts += 1
     row.solved = row.solved or verdict.correct
     row.save(update_fields=["attempts", "solved", "updated_at"])
-    mastery_record_answer(
-        user=user, course=version.course, step=step, exercise=exercise, correct=verdict.correct
-    )
+    if by_rubric:
+        from tutor.tasks import grade_short_answer
+
+        transaction.on_commit(lambda: grade_short_answer.delay(attempt.pk), robust=True)
+    else:
+        mastery_record_answer(
+            user=user, course=version.course, step=step, exercise=exercise, correct=verdict.correct
+        )
     return AttemptOutcome(attempt, row)
+
+
+RUBRIC_PENDING = "Checking your answer against the instructor's rubric…"
+NEEDS_TA = "A TA will review this answer: the automatic grading could not decide."
+
+
+@transaction.atomic
+def attempt_grade_by_rubric(*, attempt_id: int, verdict: dict[str, object] | None) -> Attempt:
+    """Apply the model's grade to a pending attempt (once: a redelivered task finds it graded).
+    A verdict that is missing or not {"correct": bool, "feedback": str} sends the attempt to a
+    human TA; it is never guessed."""
+    attempt = Attempt.objects.select_for_update().get(pk=attempt_id)
+    if attempt.grading != Attempt.Grading.PENDING:
+        return attempt
+    valid = (
+        isinstance(verdict, dict)
+        and isinstance(verdict.get("correct"), bool)
+        and isinstance(verdict.get("feedback"), str)
+    )
+    if not valid or verdict is None:
+        attempt.grading, attempt.feedback = Attempt.Grading.NEEDS_TA, NEEDS_TA
+        attempt.save(update_fields=["grading", "feedback"])
+        return attempt
+    correct = bool(verdict["correct"])
+    attempt.correct = correct
+    attempt.feedback = str(verdict["feedback"])[:1000] or ("Correct." if correct else "Not quite.")
+    attempt.grading = Attempt.Grading.MODEL
+    attempt.save(update_fields=["correct", "feedback", "grading"])
+    spec = CourseSpec.from_json(attempt.course_version.spec)
+    step = spec.step(attempt.step_slug)
+    exercise = (
+        next((e for e in step.exercises if e.slug == attempt.exercise_slug), None) if step else None
+    )
+    if step is not None and exercise is not None:
+        course = attempt.course_version.course
+        if correct:
+            ExerciseProgress.objects.filter(
+                user=attempt.user, course=course, step_slug=step.slug, exercise_slug=exercise.slug
+            ).update(solved=True)
+        mastery_record_answer(
+            user=attempt.user, course=course, step=step, exercise=exercise, correct=correct
+        )
+    return attempt
 
 
 @transaction.atomic

@@ -3,7 +3,7 @@ import logging
 from celery import Task, shared_task
 
 from courses.models import Course
-from tutor import retrieval, services
+from tutor import model_client, retrieval, services
 from tutor.model_client import ModelUnavailable
 
 log = logging.getLogger(__name__)
@@ -68,3 +68,46 @@ def index_pending_course_versions() -> int:
     for version_id in ids:
         index_course_version.delay(version_id)
     return len(ids)
+
+
+GRADING_PROMPT = """Grade a student's short answer against the instructor's rubric.
+Question: {prompt}
+Accepted answers: {accepted}
+Rubric: {rubric}
+Student's answer: {answer}
+Reply with JSON only: {{"correct": true or false, "feedback": "one sentence for the student"}}"""
+
+
+@shared_task(
+    name="tutor.grade_short_answer",
+    acks_late=True,
+    autoretry_for=(ConnectionError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def grade_short_answer(attempt_id: int) -> str:
+    """Grade a pending short answer with the model against the rubric; returns the grading.
+    Idempotent: an attempt already graded is left as it is."""
+    from tutor.models import Attempt
+
+    attempt = Attempt.objects.select_related("course_version").filter(pk=attempt_id).first()
+    if attempt is None or attempt.grading != Attempt.Grading.PENDING:
+        return attempt.grading if attempt else "missing"
+    from courses.spec import CourseSpec
+
+    spec = CourseSpec.from_json(attempt.course_version.spec)
+    step = spec.step(attempt.step_slug)
+    exercise = (
+        next((e for e in step.exercises if e.slug == attempt.exercise_slug), None) if step else None
+    )
+    verdict = None
+    if exercise is not None:
+        verdict = model_client.grade(
+            GRADING_PROMPT.format(
+                prompt=exercise.prompt,
+                accepted="; ".join(exercise.accepted),
+                rubric=exercise.rubric,
+                answer=attempt.answer[:1000],
+            )
+        )
+    return services.attempt_grade_by_rubric(attempt_id=attempt_id, verdict=verdict).grading

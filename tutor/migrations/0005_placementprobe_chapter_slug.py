@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tutor', '0004_conversation_coursechunk_message_and_more'),
+        ("tutor", "0004_conversation_coursechunk_message_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='placementprobe',
-            name='chapter_slug',
-            field=models.SlugField(blank=True, help_text="Blank: the whole course; else one chapter's concepts.", max_length=80),
+            model_name="placementprobe",
+            name="chapter_slug",
+            field=models.SlugField(
+                blank=True,
+                help_text="Blank: the whole course; else one chapter's concepts.",
+                max_length=80,
+            ),
         ),
     ]
