@@ -72,3 +72,10 @@ def demo_accounts_ensure(*, logins_file: Path) -> list[DemoLogin]:
     logins_file.write_text(json.dumps(known, indent=2))
     logins_file.chmod(0o600)
     return logins
+
+
+def profile_update(*, user: User, first_name: str, last_name: str, preferred_language: str) -> User:
+    user.first_name, user.last_name = first_name, last_name
+    user.preferred_language = preferred_language
+    user.save(update_fields=["first_name", "last_name", "preferred_language"])
+    return user

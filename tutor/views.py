@@ -15,8 +15,9 @@ from courses.answers import AnswerInvalid
 from courses.spec import ExerciseSpec, StepSpec
 from eureka import access
 from eureka.http import AuthenticatedHttpRequest
-from tutor import progress, services, ta
+from tutor import progress, services, ta, translation
 from tutor.models import Attempt, Enrollment, ExerciseProgress, Role
+from tutor.prompting import LANGUAGE_NAMES
 
 
 @require_GET
@@ -94,6 +95,16 @@ def _render_step(
         cards = [override if c["exercise"].slug == override["exercise"].slug else c for c in cards]
     steps = study.spec.steps()
     index = [s.slug for s in steps].index(step_spec.slug)
+    language = request.GET.get("lang", "") if request.method == "GET" else ""
+    translated = None
+    if language and language in LANGUAGE_NAMES and language != "en":
+        translated = translation.translate(step_spec.body, language)
+        if translated is None:
+            messages.info(
+                request,
+                "Translation needs the course model, which is not answering right now; "
+                "here is the original.",
+            )
     context = {
         "course": study.course,
         "version": study.version,
@@ -104,6 +115,9 @@ def _render_step(
         "position": index + 1,
         "count": len(steps),
         "ta": ta_panel(request, study.course, step_spec.slug),
+        "translated": translated,
+        "language": LANGUAGE_NAMES.get(language, ""),
+        "offer_language": _offer_language(request, language),
     }
     return render(request, "tutor/step.html", context, status=status)
 
@@ -246,6 +260,14 @@ def _card_response(
         return _render_step(request, study, step, override=card, status=status)
     page = reverse("step_page", kwargs={"slug": study.course.slug, "step": step.slug})
     return redirect(f"{page}#ex-{exercise.slug}")
+
+
+def _offer_language(request: AuthenticatedHttpRequest, shown: str) -> dict[str, str] | None:
+    """The machine translation a student may ask for: their profile language, if not English."""
+    code = (request.user.preferred_language or "").split("-")[0].lower()
+    if code and code != "en" and code in LANGUAGE_NAMES and code != shown:
+        return {"code": code, "name": LANGUAGE_NAMES[code]}
+    return None
 
 
 def ta_panel(request: AuthenticatedHttpRequest, course: Any, step_slug: str) -> dict[str, Any]:

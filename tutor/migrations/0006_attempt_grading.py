@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tutor', '0005_placementprobe_chapter_slug'),
+        ("tutor", "0005_placementprobe_chapter_slug"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='attempt',
-            name='grading',
-            field=models.CharField(choices=[('exact', 'Checked against the answer key'), ('pending', 'Being graded against the rubric'), ('model', 'Graded by the model against the rubric'), ('needs_ta', 'Waiting for a TA')], default='exact', max_length=10),
+            model_name="attempt",
+            name="grading",
+            field=models.CharField(
+                choices=[
+                    ("exact", "Checked against the answer key"),
+                    ("pending", "Being graded against the rubric"),
+                    ("model", "Graded by the model against the rubric"),
+                    ("needs_ta", "Waiting for a TA"),
+                ],
+                default="exact",
+                max_length=10,
+            ),
         ),
     ]
