@@ -157,6 +157,7 @@ def answer(
         )
         reviews.record(concept, correct, state.mastery[concept] >= learner.MASTERY_THRESHOLD)
     learner.record_streaks(state, spec, concepts, correct)
+    state.recent.append(correct)
     if correct:
         state.solved.add(key)
     if all((step.slug, e.slug) in state.solved for e in step.exercises):

@@ -276,6 +276,15 @@ class LearnerState:
     completed_steps: set[str] = field(default_factory=set)
     due_reviews: list[str] = field(default_factory=list)  # concepts whose review is due
     wrong_streak: dict[str, int] = field(default_factory=dict)  # wrong answers in a row
+    recent: list[bool] = field(default_factory=list)  # the last answers, oldest first
+
+
+RECENT_WINDOW = 8
+
+
+def recent_success(state: LearnerState) -> float | None:
+    window = state.recent[-RECENT_WINDOW:]
+    return sum(window) / len(window) if len(window) >= 3 else None
 
 
 STUCK_AFTER = 3
@@ -364,6 +373,11 @@ def next_activity(
     check = _prerequisite_check(spec, state, params, unlocked, threshold)
     if check is not None:
         return check
+    rate = recent_success(state)
+    if rate is not None and rate < target - 0.05 and not last_was_review:
+        footing = _consolidation(spec, state, params, unlocked, threshold, target)
+        if footing is not None:
+            return footing
     best: tuple[float, int, StepSpec, ExerciseSpec, float] | None = None
     for position, step in enumerate(unlocked):
         for exercise in step.exercises:
@@ -393,6 +407,49 @@ def next_activity(
 
 
 GUESS_PENALTY = 0.3
+
+
+def _consolidation(
+    spec: CourseSpec,
+    state: LearnerState,
+    params: Mapping[str, BKTParams],
+    unlocked: list[StepSpec],
+    threshold: float,
+    target: float,
+) -> Suggestion | None:
+    """When recent answers run below the target, one exercise on mastered ground, preferring
+    what the frontier builds on: it keeps the challenge right on average (the student is not
+    left failing) and is retrieval practice of the foundation. Every other suggestion still
+    moves forward."""
+    names = {c.slug: c.name for c in spec.concepts}
+    frontier = [
+        c
+        for s in unlocked
+        for c in s.teaches
+        if state.mastery.get(c, 0.0) < threshold and spec.concept(c) is not None
+    ]
+    wanted = [r for c in frontier for r in spec.concept(c).requires]  # type: ignore[union-attr]
+    best: tuple[tuple[int, float], StepSpec, ExerciseSpec, float, str] | None = None
+    for step in unlocked:
+        for exercise in step.exercises:
+            concepts = exercise_concepts(step, exercise)
+            if not concepts or not all(state.mastery.get(c, 0.0) >= threshold for c in concepts):
+                continue
+            predicted = predict(state, step, exercise, params)
+            key = (0 if set(concepts) & set(wanted) else 1, abs(predicted - target))
+            if best is None or key < best[0]:
+                best = (key, step, exercise, predicted, concepts[0])
+    if best is None:
+        return None
+    _, step, exercise, predicted, concept = best
+    return Suggestion(
+        step.slug,
+        exercise.slug,
+        predicted,
+        f"A quick one on {names.get(concept, concept)} to keep your footing before the next "
+        "new idea.",
+        is_review=True,
+    )
 
 
 def _prerequisite_check(

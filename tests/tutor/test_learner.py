@@ -159,3 +159,15 @@ def test_em_refit_recovers_parameters_from_simulated_answers():
     assert fitted.learn == pytest.approx(truth.learn, abs=0.08)
     assert fitted.slip == pytest.approx(truth.slip, abs=0.05)
     assert fitted.guess == pytest.approx(truth.guess, abs=0.05)
+
+
+def test_after_a_run_of_misses_the_policy_offers_mastered_ground_then_moves_on():
+    state = learner.LearnerState(
+        mastery={"character-counts": 0.99, "normalisation": 0.2},
+        recent=[False, False, False, True],
+    )
+    footing = learner.next_activity(SPEC, state)
+    assert footing.is_review and footing.step_slug == "counting-characters"
+    assert "keep your footing" in footing.reason
+    forward = learner.next_activity(SPEC, state, last_was_review=True)
+    assert forward.step_slug == "probabilities" and not forward.is_review
