@@ -310,6 +310,12 @@ def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.Learn
         solved=solved,
         completed_steps={s.step.slug for s in statuses if s.state == progress.StepState.DONE},
         due_reviews=[r.concept_slug for r in rows if r.review_due and r.review_due <= now],
+        recent=list(
+            Attempt.objects.filter(user=user, course_version__course=course, is_probe=False)
+            .exclude(grading=Attempt.Grading.PENDING)
+            .order_by("-created_at")
+            .values_list("correct", flat=True)[: learner.RECENT_WINDOW]
+        )[::-1],
     )
 
 
