@@ -84,12 +84,12 @@ async def worker_ttft(base_url: str, students: int) -> list[float]:
 
 async def socket_ttft(port: int, cookies: list[str]) -> list[float]:
     from websockets.asyncio.client import connect
+    from websockets.typing import Origin
 
     async def one(cookie: str) -> float:
         url = f"ws://127.0.0.1:{port}/ws/ta/sample-ramp/counting-characters/"
-        async with connect(
-            url, origin=f"http://127.0.0.1:{port}", additional_headers={"Cookie": cookie}
-        ) as ws:  # type: ignore[arg-type]
+        origin = Origin(f"http://127.0.0.1:{port}")
+        async with connect(url, origin=origin, additional_headers={"Cookie": cookie}) as ws:
             json.loads(await ws.recv())  # history
             started = time.perf_counter()
             await ws.send(

@@ -19,7 +19,7 @@ from courses import selectors
 from courses.models import Course, CourseQuerySet, CourseVersion
 from courses.spec import CourseSpec, StepSpec
 from tutor import progress
-from tutor.models import Enrollment, Role
+from tutor.models import Enrollment, Escalation, EscalationQuerySet, Role
 
 AnyUser = User | AnonymousUser
 
@@ -145,3 +145,28 @@ def navigation_for(user: AnyUser) -> Navigation:
         assists=Role.TA in roles or Role.INSTRUCTOR in roles or user.is_staff,
         is_staff=user.is_staff,
     )
+
+
+def escalation_queue(user: AnyUser) -> EscalationQuerySet:
+    """The escalations this user may work: those of the courses they TA or instruct; every
+    course's for site staff; none for anyone else."""
+    if not user.is_authenticated:
+        return Escalation.objects.none()
+    if user.is_staff:
+        return Escalation.objects.all()
+    assisted = Enrollment.objects.filter(user=user, role__in=_STAFF_ROLES).values("course_id")
+    return Escalation.objects.filter(course_id__in=assisted)
+
+
+def access_escalation(user: AnyUser, pk: int) -> Escalation:
+    """The escalation with this id that the user may work, or 404 (its existence does not leak
+    to students or to TAs of other courses)."""
+    escalation = (
+        escalation_queue(user)
+        .select_related("course", "conversation", "student", "claimed_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if escalation is None:
+        raise Http404("No such escalation.")
+    return escalation

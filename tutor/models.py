@@ -334,3 +334,94 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"
+
+
+class EscalationQuerySet(models.QuerySet["Escalation"]):
+    def unresolved(self) -> EscalationQuerySet:
+        return self.exclude(state=Escalation.State.RESOLVED)
+
+    def by_urgency(self) -> EscalationQuerySet:
+        """Most urgent first; among equals, the case that has waited longest."""
+        return self.order_by("-priority", "created_at", "id")
+
+
+class Escalation(models.Model):
+    """A case for a human TA: a student's conversation, why it needs a person, and what the
+    student's situation was when it opened (the snapshot does not change afterwards)."""
+
+    class Reason(models.TextChoices):
+        ASKED = "asked", "Asked for a human"
+        FAILED_REPEATEDLY = "failed", "Failed an exercise repeatedly"
+        HINTS_EXHAUSTED = "hints", "Used every hint without success"
+        GUARD = "guard", "The guard tripped repeatedly"
+        GRADING = "grading", "Grading could not decide"
+        FRUSTRATION = "frustration", "Frustration"
+        SAFETY = "safety", "Safety concern"
+
+    class Priority(models.IntegerChoices):
+        NORMAL = 20, "Normal"
+        HIGH = 30, "High"
+        URGENT = 40, "Urgent"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLAIMED = "claimed", "Claimed"
+        RESOLVED = "resolved", "Resolved"
+
+    class Resolution(models.TextChoices):
+        ANSWERED = "answered", "Answered"
+        NO_ACTION = "no_action", "No action needed"
+        CONTENT_ISSUE = "content", "Course content needs a fix"
+        REFERRED = "referred", "Referred (safety or conduct)"
+        DUPLICATE = "duplicate", "Duplicate"
+
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="escalations"
+    )
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="escalations"
+    )
+    step_slug = models.SlugField(max_length=80, blank=True)
+    exercise_slug = models.SlugField(max_length=80, blank=True)
+    attempt = models.ForeignKey(
+        Attempt, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    trigger = models.TextField(blank=True, help_text="What opened it: the student's words, ...")
+    snapshot = models.JSONField(
+        default=dict, help_text="messages, step, exercise, attempts, mastery at opening"
+    )
+    summary = models.TextField(blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EscalationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-priority", "created_at"]
+        indexes = [models.Index(fields=["course", "state", "priority"])]
+        constraints = [
+            # Dedupe: while a case is unresolved, the same trigger on the same conversation
+            # does not open a second one.
+            models.UniqueConstraint(
+                fields=["conversation", "reason"],
+                condition=~models.Q(state="resolved"),
+                name="one_unresolved_escalation_per_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: {self.conversation}"

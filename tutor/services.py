@@ -113,7 +113,18 @@ def attempt_submit(
         mastery_record_answer(
             user=user, course=version.course, step=step, exercise=exercise, correct=verdict.correct
         )
+        _escalations_after_commit(attempt.pk)
     return AttemptOutcome(attempt, row)
+
+
+def _escalations_after_commit(attempt_id: int) -> None:
+    """The escalation rules read the stored attempt once it is committed; their failure is only
+    logged and never undoes or delays the attempt."""
+    from tutor import escalations  # imported here: escalations builds on this module
+
+    transaction.on_commit(
+        lambda: escalations.safely(escalations.check_after_attempt, attempt_id=attempt_id)
+    )
 
 
 RUBRIC_PENDING = "Checking your answer against the instructor's rubric…"
@@ -136,6 +147,7 @@ def attempt_grade_by_rubric(*, attempt_id: int, verdict: dict[str, object] | Non
     if not valid or verdict is None:
         attempt.grading, attempt.feedback = Attempt.Grading.NEEDS_TA, NEEDS_TA
         attempt.save(update_fields=["grading", "feedback"])
+        _escalations_after_commit(attempt.pk)
         return attempt
     correct = bool(verdict["correct"])
     attempt.correct = correct
@@ -156,6 +168,7 @@ def attempt_grade_by_rubric(*, attempt_id: int, verdict: dict[str, object] | Non
         mastery_record_answer(
             user=attempt.user, course=course, step=step, exercise=exercise, correct=correct
         )
+    _escalations_after_commit(attempt.pk)
     return attempt
 
 

@@ -216,6 +216,9 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
             f"{exercise.hints[hints]}\n\nTry it, then tell me what you get."
         )
     plan.fallback = _authored_fallback(exercise, hints, unlocked, passages, citations)
+    from tutor import escalations  # imported here: escalations builds on this module
+
+    escalations.safely(escalations.check_student_words, message_id=student.pk)
     return plan
 
 
@@ -417,6 +420,11 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
         first_token_ms=first_token_ms,
     )
     await send(text, complete=True, seq=seq + 1, flags=flags)
+    from tutor import escalations  # imported here: escalations builds on this module
+
+    await _in_thread(escalations.safely)(
+        escalations.check_after_turn, conversation_id=plan.conversation_id
+    )
     log.info(
         "turn %s: planned in %s ms, model asked at %s ms, first token at %s ms, done in %s ms",
         reply_id, flags.get("plan_ms"), flags.get("request_ms"), first_token_ms, latency_ms,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tutor import learning_views, views
+from tutor import escalation_views, learning_views, views
 
 exercise = "courses/<slug:slug>/steps/<slug:step>/exercises/<slug:exercise>/"
 
@@ -25,4 +25,35 @@ urlpatterns += [
     path("courses/<slug:slug>/ta/", views.ta_post, name="ta_post"),
     path("courses/<slug:slug>/steps/<slug:step>/ta/", views.ta_post, name="ta_post_step"),
     path("courses/<slug:slug>/knowledge/", learning_views.what_i_know, name="what_i_know"),
+]
+
+urlpatterns += [
+    path("ta/escalations/", escalation_views.escalation_queue, name="escalation_queue"),
+    path("ta/escalations/<int:pk>/", escalation_views.escalation_detail, name="escalation_detail"),
+    path(
+        "ta/escalations/<int:pk>/claim/",
+        escalation_views.escalation_claim,
+        name="escalation_claim",
+    ),
+    path(
+        "ta/escalations/<int:pk>/release/",
+        escalation_views.escalation_release,
+        name="escalation_release",
+    ),
+    path(
+        "ta/escalations/<int:pk>/reply/",
+        escalation_views.escalation_reply,
+        name="escalation_reply",
+    ),
+    path(
+        "ta/escalations/<int:pk>/resolve/",
+        escalation_views.escalation_resolve,
+        name="escalation_resolve",
+    ),
+    path("courses/<slug:slug>/ta/human/", escalation_views.ask_human, name="ask_human"),
+    path(
+        "courses/<slug:slug>/steps/<slug:step>/ta/human/",
+        escalation_views.ask_human,
+        name="ask_human_step",
+    ),
 ]

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('courses', '0002_exercise_chapter_concept_conceptprerequisite_and_more'),
+        ("courses", "0002_exercise_chapter_concept_conceptprerequisite_and_more"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='course',
-            name='target_success',
-            field=models.FloatField(default=0.75, help_text='The chance of success the next exercise should have: probably, not surely.'),
+            model_name="course",
+            name="target_success",
+            field=models.FloatField(
+                default=0.75,
+                help_text="The chance of success the next exercise should have: probably, not surely.",
+            ),
         ),
     ]

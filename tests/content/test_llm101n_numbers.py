@@ -540,6 +540,7 @@ def test_gradient_descent_numbers():
 def torch_grad(build, values: list[float]) -> list[float]:
     x = torch.tensor(values, requires_grad=True)
     build(x).backward()
+    assert x.grad is not None
     return x.grad.tolist()
 
 
@@ -1037,6 +1038,7 @@ def policy_step() -> tuple[float, float]:
     logits = torch.zeros(2, requires_grad=True)
     objective = 1.0 * torch.log_softmax(logits, 0)[0]  # advantage 1 for the sampled answer 0
     objective.backward()
+    assert logits.grad is not None
     after = torch.softmax(logits.detach() + 1.0 * logits.grad, 0)[0].item()
     return logits.grad[0].item(), after
 

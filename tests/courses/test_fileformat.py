@@ -22,11 +22,9 @@ def test_front_matter_error_reports_the_line_in_the_step_file(sample_files):
     files["steps/probabilities.md"] = text.replace("difficulty: 2", "difficulty: seven", 1)
     _, problems = read(files)
     (problem,) = problems
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "difficulty: 2" in l)
-    assert (
-        str(problem)
-        == f"steps/probabilities.md:{line}: difficulty must be a whole number from 1 to 5, not 'seven'"
-    )
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "difficulty: 2" in row)
+    expected = "difficulty must be a whole number from 1 to 5, not 'seven'"
+    assert str(problem) == f"steps/probabilities.md:{line}: {expected}"
 
 
 def test_unknown_keys_and_kinds_are_named(sample_files):

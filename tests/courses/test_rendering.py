@@ -64,7 +64,8 @@ def test_event_handlers_and_scripts_are_stripped_from_raw_html():
 def test_markdown_features_survive_cleaning():
     html = render_markdown(
         "# Title\n\nSome *em* and `code` and [a link](https://example.org).\n\n"
-        "```python\nprint('hi')\n```\n\n$x^2$ and\n\n$$\\frac{a}{b}$$\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+        "```python\nprint('hi')\n```\n\n$x^2$ and\n\n$$\\frac{a}{b}$$\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |\n"
     )
     assert "<h1>Title</h1>" in html
     assert '<a href="https://example.org" rel="noopener noreferrer nofollow">a link</a>' in html

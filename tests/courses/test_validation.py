@@ -65,7 +65,7 @@ def test_unknown_concepts_are_named(spec):
             "at least two options",
         ),
         (
-            lambda e: [setattr(o, "correct", False) for o in e.options],
+            lambda e: [o.__setattr__("correct", False) for o in e.options],
             "no option is marked correct",
         ),
         (lambda e: setattr(e.options[1], "misconception", ""), "does not name its misconception"),

@@ -11,7 +11,9 @@ from tests.conftest import SAMPLE_COURSE
 from tutor import learner
 from tutor.learner import BKTParams
 
-SPEC = fileformat.read_folder(SAMPLE_COURSE)[0]
+_SPEC = fileformat.read_folder(SAMPLE_COURSE)[0]
+assert _SPEC is not None
+SPEC = _SPEC
 GRAPH = learner.ConceptGraph.from_spec(SPEC)
 
 
