@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,8 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from eureka import access
 from eureka.http import AuthenticatedHttpRequest
-from tutor import escalations, ta
-from tutor.models import Escalation
+from tutor import endorsements, escalations, ta
+from tutor.models import EndorsedAnswer, Escalation
 
 TEMPLATE = "tutor/escalations/{}.html"
 AGES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
@@ -180,3 +180,40 @@ def ask_human(request: AuthenticatedHttpRequest, slug: str, step: str = "") -> H
         else study.course.get_absolute_url()
     )
     return redirect(f"{back}#ta")
+
+
+@require_POST
+@login_required
+def message_endorse(request: AuthenticatedHttpRequest, pk: int, message_id: int) -> HttpResponse:
+    """Endorse one reply of the case's conversation for reuse by the AI TA."""
+    case = access.access_escalation(request.user, pk)
+    message = case.conversation.messages.filter(pk=message_id).first()
+    if message is None:
+        raise Http404("No such message in this conversation.")
+    try:
+        endorsements.endorsement_create(message=message, user=request.user)
+    except ValidationError as error:
+        return _detail(request, case, error=" ".join(error.messages), status=400)
+    messages.success(request, "Endorsed: the AI TA will draw on this answer.")
+    return redirect("escalation_detail", pk=case.pk)
+
+
+@require_GET
+@login_required
+def course_endorsements(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """The course's endorsed answers, for its instructors to review and withdraw."""
+    course = access.access_course_for_edit(request.user, slug)
+    items = EndorsedAnswer.objects.filter(course=course).select_related("endorsed_by")
+    return render(request, TEMPLATE.format("endorsements"), {"course": course, "items": items})
+
+
+@require_POST
+@login_required
+def endorsement_withdraw(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
+    course = access.access_course_for_edit(request.user, slug)
+    endorsement = EndorsedAnswer.objects.filter(course=course, pk=pk).first()
+    if endorsement is None:
+        raise Http404("No such endorsed answer.")
+    endorsements.endorsement_withdraw(endorsement=endorsement, user=request.user)
+    messages.success(request, "Withdrawn: the AI TA no longer draws on this answer.")
+    return redirect("course_endorsements", slug=slug)

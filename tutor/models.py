@@ -425,3 +425,35 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()}: {self.conversation}"
+
+
+class EndorsedAnswer(models.Model):
+    """A reply (a human TA's or the AI TA's) that a TA endorsed for a step: the AI TA retrieves
+    it first when a student asks something similar. Instructors may withdraw it."""
+
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    step_slug = models.SlugField(max_length=80, blank=True)
+    question = models.TextField()
+    answer = models.TextField()
+    message = models.ForeignKey(Message, null=True, on_delete=models.SET_NULL, related_name="+")
+    endorsed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="one_live_endorsement_per_message",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"endorsed: {self.question[:40]}"

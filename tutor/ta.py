@@ -32,13 +32,14 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 from openai.types.chat import ChatCompletionMessageParam
 
 from courses import selectors
 from courses.rendering import render_text
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
-from tutor import guards, model_client, prompting, services
+from tutor import endorsements, guards, model_client, prompting, retrieval, services
 from tutor.models import (
     Attempt,
     ConceptMastery,
@@ -228,18 +229,26 @@ def _passages(
     if version is None:
         return [], []
     try:
-        from tutor import retrieval
-    except ImportError:  # retrieval arrives with its own module; without it the TA still works
-        return [], []
-    try:
         allowed = retrieval.allowed_steps_for(user, course, spec)
         found = retrieval.search(version=version, allowed_steps=allowed, query=query, k=3)
+        endorsed = endorsements.endorsed_for(course=course, allowed_steps=allowed, query=query)
     except Exception:  # retrieval failing must not cost the student their answer
         log.exception("retrieval failed")
         return [], []
     passages = [
         prompting.Passage(f"{p.step_title} § {p.section}".strip(" §"), p.text, p.url) for p in found
     ]
+    # Answers TAs endorsed come first: the course team's own words beat any passage.
+    passages = [
+        prompting.Passage(
+            "Endorsed answer",
+            f"Q: {e.question}\nA: {e.answer}",
+            reverse("step_page", kwargs={"slug": course.slug, "step": e.step_slug})
+            if e.step_slug
+            else course.get_absolute_url(),
+        )
+        for e in endorsed
+    ] + passages
     citations = [{"title": p.title, "url": p.url} for p in passages if p.url]
     return passages, citations
 

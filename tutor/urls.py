@@ -52,6 +52,21 @@ urlpatterns += [
     ),
     path("courses/<slug:slug>/ta/human/", escalation_views.ask_human, name="ask_human"),
     path(
+        "ta/escalations/<int:pk>/messages/<int:message_id>/endorse/",
+        escalation_views.message_endorse,
+        name="message_endorse",
+    ),
+    path(
+        "courses/<slug:slug>/endorsements/",
+        escalation_views.course_endorsements,
+        name="course_endorsements",
+    ),
+    path(
+        "courses/<slug:slug>/endorsements/<int:pk>/withdraw/",
+        escalation_views.endorsement_withdraw,
+        name="endorsement_withdraw",
+    ),
+    path(
         "courses/<slug:slug>/steps/<slug:step>/ta/human/",
         escalation_views.ask_human,
         name="ask_human_step",
