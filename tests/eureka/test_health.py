@@ -1,44 +1,13 @@
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from django.test import override_settings
+
+from tests.stand_in_model import stand_in_model
 
 
 @pytest.fixture
 def openai_compatible_server():
-    """A stand-in for the model worker: a real HTTP server that answers GET /v1/models the way an
-    OpenAI-compatible server does. Replaced by the real worker once it exists in this repo."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path.rstrip("/") != "/v1/models":
-                self.send_error(404)
-                return
-            body = json.dumps(
-                {
-                    "object": "list",
-                    "data": [
-                        {"id": "nanochat-d4", "object": "model", "created": 0, "owned_by": "eureka"}
-                    ],
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with stand_in_model(["hello"], model="nanochat-d4") as url:
+        yield url
 
 
 def test_healthz_reports_each_part_and_is_degraded_without_model_worker(client, db):

@@ -1,59 +1,13 @@
 """Short answers outside the accepted ones are graded by the model against the rubric; an
 unparseable or unreachable grade goes to a human TA, never a guess."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from courses.selectors import latest_version, version_spec
+from tests.stand_in_model import stand_in_model
 from tutor import services
 from tutor.models import Attempt, ConceptMastery, ExerciseProgress
 from tutor.tasks import grade_short_answer
-
-
-def stand_in_model(reply_text):
-    """A stand-in OpenAI-compatible server answering every chat request with `reply_text`: the
-    real fixture model only writes noise, so a well-formed grade cannot come from it."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, body):
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            self._send(
-                {
-                    "object": "list",
-                    "data": [{"id": "grader", "object": "model", "created": 0, "owned_by": "x"}],
-                }
-            )
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            message = {"role": "assistant", "content": reply_text}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            self._send(
-                {
-                    "id": "g",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": "grader",
-                    "choices": [choice],
-                }
-            )
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
 
 
 @pytest.fixture
@@ -79,14 +33,11 @@ def test_an_accepted_answer_needs_no_model(submit):
 
 
 def test_the_models_grade_is_applied_with_its_feedback(submit, settings, sample_student):
-    server, url = stand_in_model(
-        '{"correct": true, "feedback": "Yes: scaling counts to sum to one."}'
-    )
-    settings.EUREKA_MODEL_BASE_URL = url
-    try:
+    with stand_in_model(
+        ['{"correct": true, "feedback": "Yes: scaling counts to sum to one."}']
+    ) as url:
+        settings.EUREKA_MODEL_BASE_URL = url
         attempt = submit("scaling so they add up to 1")
-    finally:
-        server.shutdown()
     assert attempt.grading == Attempt.Grading.MODEL
     assert attempt.correct and attempt.feedback == "Yes: scaling counts to sum to one."
     assert ExerciseProgress.objects.get(user=sample_student, exercise_slug="name-the-step").solved
@@ -106,12 +57,9 @@ def test_the_models_grade_is_applied_with_its_feedback(submit, settings, sample_
     ],
 )
 def test_an_unparseable_grade_goes_to_a_human_ta(submit, settings, reply):
-    server, url = stand_in_model(reply)
-    settings.EUREKA_MODEL_BASE_URL = url
-    try:
+    with stand_in_model([reply]) as url:
+        settings.EUREKA_MODEL_BASE_URL = url
         attempt = submit("dividing by the sum")
-    finally:
-        server.shutdown()
     assert attempt.grading == Attempt.Grading.NEEDS_TA
     assert not attempt.correct
     assert "A TA will review this answer" in attempt.feedback
@@ -127,13 +75,10 @@ def test_with_the_real_models_noise_or_no_model_the_answer_waits_for_a_ta(
 
 
 def test_grading_twice_changes_nothing(submit, settings):
-    server, url = stand_in_model('{"correct": false, "feedback": "That is a different idea."}')
-    settings.EUREKA_MODEL_BASE_URL = url
-    try:
+    with stand_in_model(['{"correct": false, "feedback": "That is a different idea."}']) as url:
+        settings.EUREKA_MODEL_BASE_URL = url
         attempt = submit("averaging")
         again = grade_short_answer.delay(attempt.pk).get()
-    finally:
-        server.shutdown()
     assert again == Attempt.Grading.MODEL
     attempt.refresh_from_db()
     assert (attempt.correct, attempt.feedback) == (False, "That is a different idea.")

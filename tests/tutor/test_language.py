@@ -1,7 +1,7 @@
 """The student's language: a profile setting, the TA's reply language, machine translation of a
 step on request (labelled, the original one click away)."""
 
-from tests.tutor.test_grading import stand_in_model
+from tests.stand_in_model import stand_in_model
 from tutor import prompting
 from tutor.ta import detect_language
 
@@ -37,12 +37,9 @@ def test_a_step_is_machine_translated_on_request_and_labelled(client, sample_stu
     client.force_login(sample_student)
     page = client.get(STEP).content.decode()
     assert 'href="?lang=fr"' in page and "machine-translated into French" in page
-    server, url = stand_in_model("# Compter les caractères\n\nLe modèle le plus simple…")
-    settings.EUREKA_MODEL_BASE_URL = url
-    try:
+    with stand_in_model(["# Compter les caractères\n\nLe modèle le plus simple…"]) as url:
+        settings.EUREKA_MODEL_BASE_URL = url
         translated = client.get(f"{STEP}?lang=fr").content.decode()
-    finally:
-        server.shutdown()
     assert "Compter les caractères" in translated
     assert "Machine-translated into French." in translated
     assert 'href="?">Show the original' in translated

@@ -1,13 +1,10 @@
 """The TA with a real model: the course's nanochat model served by a real worker process (a tiny
 fixture checkpoint whose text is noise; the pipeline is real), through the openai client."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from asgiref.sync import sync_to_async
 
+from tests.stand_in_model import stand_in_model
 from tests.tutor.test_ta_chat import connect, student_cookie, until_complete_reply
 from tutor.models import Message
 
@@ -98,45 +95,12 @@ async def test_a_dropped_connection_gets_the_whole_reply_on_reconnect(
 
 @pytest.fixture
 def leaking_model():
-    """A stand-in OpenAI-compatible server whose model gives the answer away (3, for count-l):
-    the real model's noise cannot be made to leak on demand, and the guard must be proven
-    inside the pipeline, between the stream and the student."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps(
-                {
-                    "object": "list",
-                    "data": [{"id": "leaky", "object": "model", "created": 0, "owned_by": "x"}],
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            for piece in ["Sure! ", "The letter l appears ", "3 times, ", "so the answer is 3."]:
-                delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
-                chunk = {"id": "c", "object": "chat.completion.chunk", "model": "leaky"}
-                chunk |= {"created": 0, "choices": [delta]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    """The real model's noise cannot be made to leak on demand, and the guard must be proven
+    inside the pipeline, between the stream and the student: a stand-in that gives the answer
+    away (3, for count-l)."""
+    pieces = ["Sure! ", "The letter l appears ", "3 times, ", "so the answer is 3."]
+    with stand_in_model(pieces, model="leaky") as url:
+        yield url
 
 
 async def test_the_guard_replaces_a_reply_that_gives_the_answer_away(
