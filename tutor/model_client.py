@@ -22,6 +22,16 @@ def get_client(*, timeout: float | None = None, max_retries: int = 2) -> openai.
     )
 
 
+def chat_model_name(client: openai.OpenAI) -> str:
+    """The configured chat model, else the first non-embedding model the server lists."""
+    if settings.EUREKA_CHAT_MODEL:
+        return str(settings.EUREKA_CHAT_MODEL)
+    for model in client.models.list().data:
+        if model.id != settings.EUREKA_EMBEDDING_MODEL:
+            return model.id
+    raise ModelUnavailable("the model server lists no chat model")
+
+
 def list_models(*, timeout: float = 2.0) -> list[str]:
     """IDs of the models the server offers; raises ModelUnavailable."""
     try:
@@ -61,16 +71,14 @@ def grade(prompt: str, *, timeout: float = 20.0) -> dict[str, object] | None:
 
     try:
         client = get_client(timeout=timeout, max_retries=1)
-        model = settings.EUREKA_CHAT_MODEL or next(
-            m.id for m in client.models.list().data if m.id != settings.EUREKA_EMBEDDING_MODEL
-        )
+        model = chat_model_name(client)
         reply = client.chat.completions.create(
             model=model,
             messages=[{"role": "user", "content": prompt}],
             max_tokens=settings.EUREKA_TA_MAX_TOKENS,
             temperature=0.0,
         )
-    except (openai.OpenAIError, StopIteration):
+    except (openai.OpenAIError, ModelUnavailable):
         return None
     text = (reply.choices[0].message.content or "").strip() if reply.choices else ""
     start, end = text.find("{"), text.rfind("}")

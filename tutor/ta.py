@@ -408,14 +408,13 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
     except Exception:
         # Any other failure still ends the turn with a reply, never a conversation left waiting.
         log.exception("a TA turn failed")
-    if flags.get("guard_tripped"):
-        pass
-    elif not text.strip():
-        # Nothing generated: the course itself answers (authored text needs no guard).
-        text = plan.fallback
-        flags["generation_off"] = True
-    elif _tripped(plan, text):
-        text = _replace(plan, flags)
+    if not flags.get("guard_tripped"):  # a tripped reply was already replaced mid-stream
+        if not text.strip():
+            # Nothing generated: the course itself answers (authored text needs no guard).
+            text = plan.fallback
+            flags["generation_off"] = True
+        elif _tripped(plan, text):
+            text = _replace(plan, flags)
     latency_ms = int((time.perf_counter() - started) * 1000)
     await _in_thread(save_reply)(
         plan.reply_id,

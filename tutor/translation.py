@@ -30,9 +30,7 @@ def translate(text: str, language: str, *, timeout: float = 30.0) -> str | None:
         return cached
     try:
         client = model_client.get_client(timeout=timeout, max_retries=1)
-        model = settings.EUREKA_CHAT_MODEL or next(
-            m.id for m in client.models.list().data if m.id != settings.EUREKA_EMBEDDING_MODEL
-        )
+        model = model_client.chat_model_name(client)
         reply = client.chat.completions.create(
             model=model,
             messages=[
@@ -45,7 +43,7 @@ def translate(text: str, language: str, *, timeout: float = 30.0) -> str | None:
             max_tokens=max(settings.EUREKA_TA_MAX_TOKENS, len(text) // 2),
             temperature=0.0,
         )
-    except (openai.OpenAIError, StopIteration):
+    except (openai.OpenAIError, model_client.ModelUnavailable):
         return None
     translated = (reply.choices[0].message.content or "").strip() if reply.choices else ""
     if not translated:
