@@ -26,7 +26,7 @@ if [[ "$DEVICE" == cuda ]]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 fi
 
-PYTHONPATH=. "$PYTHON" - "$WORK/base" "$DEVICE" "$DEPTH" <<'PY'
+PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" - "$WORK/base" "$DEVICE" "$DEPTH" <<'PY'
 import json
 import math
 import pickle
@@ -161,6 +161,34 @@ for batch in (1, 64):
               f"memory-bandwidth bound {bound:9.0f} tok/s   ({100 * measured / bound:.0f}% of it)")
     finally:
         engine.stop()
+
+# Where one batch-1 decode step goes: wall time against the GPU's own kernel time. A step whose
+# kernels take a small part of its wall time is bound by the host (Python and kernel launches).
+from torch.profiler import ProfilerActivity, profile
+
+cache = model.new_cache(1, 512)
+one = torch.tensor([[1000]], device=device)
+pos = torch.tensor([[200]], device=device)
+zero = torch.zeros(1, dtype=torch.long, device=device)
+for _ in range(3):
+    model.forward(one, pos, cache, slice(0, 1), zero)
+sync()
+start = time.perf_counter()
+for _ in range(20):
+    model.forward(one, pos, cache, slice(0, 1), zero)
+sync()
+wall_ms = (time.perf_counter() - start) / 20 * 1e3
+activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+with profile(activities=activities) as prof:
+    for _ in range(5):
+        model.forward(one, pos, cache, slice(0, 1), zero)
+    sync()
+events = prof.key_averages()
+kernel_us = sum(getattr(e, "self_device_time_total", 0) or 0 for e in events) / 5
+launches = sum(e.count for e in events if e.key.startswith(("cudaLaunchKernel", "cuLaunchKernel"))) / 5
+print(f"batch-1 decode step: {wall_ms:.1f} ms wall, {kernel_us / 1e3:.1f} ms of GPU kernels, "
+      f"{launches:.0f} kernel launches")
+print(events.table(sort_by="self_cpu_time_total", row_limit=10))
 PY
 
 BOS=$(( 32768 - 9 ))

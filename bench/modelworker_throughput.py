@@ -147,7 +147,7 @@ def local_worker(args: argparse.Namespace) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWORKER_")}
     env["MODELWORKER_API_KEY"] = args.api_key
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     command = [
         sys.executable,
         "-m",
