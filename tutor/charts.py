@@ -73,3 +73,77 @@ def progress_svg(
         height - 4,
         f"{days[0]} → {days[-1]}",
     )
+
+
+def bar_chart_svg(
+    label: str,
+    bars: list[tuple[str, float | None, str]],
+    *,
+    maximum: float | None = None,
+    overlay: list[float] | None = None,
+    overlay_label: str = "",
+    width: int = 640,
+) -> SafeString:
+    """Horizontal bars, one row per (name, value, value as text); None draws no bar and says
+    "no data". With `overlay`, a second darker bar of that length is drawn over each row (the
+    part of the value that `overlay_label` names)."""
+    if not bars:
+        return format_html('<p class="muted">{}</p>', "No steps yet.")
+    row, left, right = 20, 230, 90
+    top = maximum or max((v for _, v, _ in bars if v is not None), default=0) or 1
+    usable = width - left - right
+    rows = []
+    for i, (name, value, text) in enumerate(bars):
+        y = 6 + i * row
+        length = 0 if value is None else max(0, min(1, value / top)) * usable
+        extra = overlay[i] if overlay is not None else 0
+        over = max(0, min(1, extra / top)) * usable if extra else 0
+        short = name if len(name) <= 34 else name[:33] + "…"
+        rows.append(
+            format_html(
+                '<g><title>{}: {}</title><text x="{}" y="{}" text-anchor="end">{}</text>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="#4a6fa5"/>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="#c4432b"/>'
+                '<text x="{}" y="{}" fill="#57606a">{}</text></g>',
+                name,
+                text if value is not None else "no data",
+                left - 6,
+                y + 12,
+                short,
+                left,
+                y + 2,
+                f"{length:.1f}",
+                row - 6,
+                left,
+                y + 2,
+                f"{over:.1f}",
+                row - 6,
+                left + length + 4,
+                y + 12,
+                text if value is not None else "no data",
+            )
+        )
+    height = 12 + len(bars) * row + (16 if overlay is not None else 0)
+    legend = (
+        format_html(
+            '<rect x="{}" y="{}" width="10" height="10" fill="#c4432b"/>'
+            '<text x="{}" y="{}" fill="#57606a">{}</text>',
+            left,
+            height - 14,
+            left + 14,
+            height - 5,
+            overlay_label,
+        )
+        if overlay is not None
+        else ""
+    )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="bar-chart" role="img" aria-label="{}" '
+        'viewBox="0 0 {} {}" width="100%" font-family="system-ui, sans-serif" font-size="11">'
+        "{}{}</svg>",
+        label,
+        width,
+        height,
+        format_html_join("", "{}", ((r,) for r in rows)),
+        legend,
+    )

@@ -3,12 +3,14 @@ through a function here; views and hooks call them.
 
 A case opens when the student asks for a person (a button, or plain words), is stuck (an
 exercise failed three times in a row, or every hint used without success), the guard tripped
-twice in the conversation, grading could not decide, a message shows frustration, or a message
-raises a safety concern (top priority). One unresolved case per conversation and reason: a trigger
-that fires again while its case is open changes nothing.
+twice in the conversation, grading could not decide, the AI TA could not answer (the course
+material has nothing relevant to a question, or the model says it does not know), a message
+shows frustration, or a message raises a safety concern (top priority). One unresolved case per
+conversation and reason: a trigger that fires again while its case is open changes nothing.
 
 Each case stores a snapshot of the student's situation when it opened (the last messages, step,
-exercise, attempts, mastery) and a short extractive summary, so the TA needs nothing else.
+exercise, attempts, mastery) and a short summary: extracted from the snapshot at once, then
+rewritten by the course's model in a Celery task when the model is reachable.
 
 The hooks in the TA turn and in attempt handling call the `check_*` functions through `safely`:
 failing to open a case is logged and never costs the student their turn or their attempt.
@@ -33,7 +35,7 @@ from django.utils import timezone
 from accounts.models import User
 from courses import selectors
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
-from tutor import ta
+from tutor import model_client, ta
 from tutor.models import (
     Attempt,
     ConceptMastery,
@@ -78,6 +80,20 @@ _FRUSTRATION = re.compile(
     r"wtf|annoy\w*|i\s+can'?t\s+do\s+this|fed\s+up|sick\s+of\s+this)\b",
     re.IGNORECASE,
 )
+# The AI TA saying it cannot help: the model's own words, in the reply it generated.
+_DOES_NOT_KNOW = re.compile(
+    r"\b(i\s+(really\s+)?(don'?t|do\s+not)\s+know|i'?m\s+not\s+sure|i\s+am\s+not\s+sure|"
+    r"i\s+(can'?t|cannot|am\s+unable\s+to|am\s+not\s+able\s+to)\s+(answer|help\s+with)|"
+    r"no\s+idea|beyond\s+what\s+i\s+know)\b",
+    re.IGNORECASE,
+)
+# A question worth an answer from the course: a question mark or a question word, and a few words.
+_QUESTION = re.compile(
+    r"\?|^\s*(what|why|how|when|where|which|who|is|are|does|do|can|could|should|would|"
+    r"explain)\b",
+    re.IGNORECASE,
+)
+QUESTION_MIN_WORDS = 4
 _SAFETY = re.compile(
     r"\b(kill(ing)?\s+myself|suicid\w*|self[-\s]?harm\w*|hurt(ing)?\s+myself|end\s+my\s+life|"
     r"want\s+to\s+die|cut(ting)?\s+myself|harass\w*|bull(y|ied|ying)|threaten\w*|stalk\w*|"
@@ -275,7 +291,41 @@ def escalation_open(
         summary=extractive_summary(reason, snapshot, trigger),
     )
     _notify_staff(escalation)
+    from tutor.tasks import summarise_escalation  # imported here: tasks build on this module
+
+    pk = escalation.pk
+    transaction.on_commit(lambda: summarise_escalation.delay(pk), robust=True)
     return escalation
+
+
+SUMMARY_PROMPT = """Summarise this case for a human teaching assistant in at most two sentences:
+what the student needs and what they have tried. Reply with the summary only.
+{facts}"""
+SUMMARY_MAX_CHARS = 600
+
+
+def escalation_summarise(*, escalation_id: int) -> str:
+    """Replace the extractive summary with the model's (once: a redelivered task finds it
+    done). Returns "model", "extractive" (the model was unreachable or its reply unusable: the
+    extracted summary stays) or "skipped"."""
+    escalation = Escalation.objects.filter(pk=escalation_id).first()
+    if escalation is None or escalation.summary_by_model:
+        return "skipped"
+    facts = extractive_summary(
+        Escalation.Reason(escalation.reason), escalation.snapshot, escalation.trigger
+    )
+    reply = model_client.complete(SUMMARY_PROMPT.format(facts=facts), max_tokens=120)
+    summary = " ".join("".join(c for c in (reply or "") if c.isprintable()).split())
+    if len(summary.split()) < 3:
+        return "extractive"
+    with transaction.atomic():
+        row = Escalation.objects.select_for_update().get(pk=escalation_id)
+        if row.summary_by_model:
+            return "skipped"
+        row.summary = summary[:SUMMARY_MAX_CHARS]
+        row.summary_by_model = True
+        row.save(update_fields=["summary", "summary_by_model", "updated_at"])
+    return "model"
 
 
 def _notify_staff(escalation: Escalation) -> None:
@@ -312,9 +362,41 @@ def check_student_words(*, message_id: int) -> list[Escalation]:
     ]
 
 
+def is_question(text: str) -> bool:
+    return bool(_QUESTION.search(text)) and len(text.split()) >= QUESTION_MIN_WORDS
+
+
+def check_unanswered(*, message_id: int) -> Escalation | None:
+    """The student asked a question and retrieval found nothing relevant in the course (nor an
+    endorsed answer): a person should look at it. The caller decides that nothing was found."""
+    message = Message.objects.select_related("conversation__course", "conversation__user").get(
+        pk=message_id
+    )
+    if message.role != Message.Role.STUDENT or not is_question(message.content):
+        return None
+    return escalation_open(
+        conversation=message.conversation,
+        reason=Reason.UNANSWERED,
+        trigger=f"Nothing in the course material matched the question: {message.content}",
+    )
+
+
 def check_after_turn(*, conversation_id: int) -> Escalation | None:
-    """Open a case when the guard has tripped GUARD_TRIPS times or more in the conversation."""
+    """Open a case when the AI TA's last reply says it does not know the answer, or when the
+    guard has tripped GUARD_TRIPS times or more in the conversation."""
     conversation = Conversation.objects.select_related("course", "user").get(pk=conversation_id)
+    last = (
+        conversation.messages.filter(role=Message.Role.ASSISTANT, complete=True)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    generated = last is not None and not last.flags.get("generation_off") and bool(last.model)
+    if generated and last is not None and _DOES_NOT_KNOW.search(last.content):
+        escalation_open(
+            conversation=conversation,
+            reason=Reason.UNANSWERED,
+            trigger=f"The AI TA said it could not answer: {last.content[:500]}",
+        )
     trips = conversation.messages.filter(
         role=Message.Role.ASSISTANT, flags__guard_tripped=True
     ).count()

@@ -64,23 +64,35 @@ def get_async_client(*, timeout: float | None = None, max_retries: int = 2) -> o
     )
 
 
+def complete(
+    prompt: str, *, max_tokens: int, timeout: float = 20.0, max_retries: int = 0
+) -> str | None:
+    """One non-streaming chat completion at temperature 0: the reply's text, or None when the
+    model is unreachable or answers with an error."""
+    try:
+        client = get_client(timeout=timeout, max_retries=max_retries)
+        model = chat_model_name(client)
+        reply = client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": prompt}],
+            max_tokens=max_tokens,
+            temperature=0.0,
+        )
+    except (openai.OpenAIError, ModelUnavailable):
+        return None
+    return (reply.choices[0].message.content or "").strip() if reply.choices else ""
+
+
 def grade(prompt: str, *, timeout: float = 20.0) -> dict[str, object] | None:
     """Ask the chat model for a JSON verdict; None when it is unreachable or its reply is not a
     JSON object (the caller then hands the case to a human, never guesses)."""
     import json
 
-    try:
-        client = get_client(timeout=timeout, max_retries=1)
-        model = chat_model_name(client)
-        reply = client.chat.completions.create(
-            model=model,
-            messages=[{"role": "user", "content": prompt}],
-            max_tokens=settings.EUREKA_TA_MAX_TOKENS,
-            temperature=0.0,
-        )
-    except (openai.OpenAIError, ModelUnavailable):
+    text = complete(
+        prompt, max_tokens=settings.EUREKA_TA_MAX_TOKENS, timeout=timeout, max_retries=1
+    )
+    if not text:
         return None
-    text = (reply.choices[0].message.content or "").strip() if reply.choices else ""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
         return None

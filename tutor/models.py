@@ -73,6 +73,12 @@ class Attempt(models.Model):
     grading = models.CharField(max_length=10, choices=Grading.choices, default=Grading.EXACT)
     hints_used = models.PositiveSmallIntegerField(default=0)
     time_on_task_ms = models.PositiveIntegerField(default=0)
+    mastery_gain = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How much knowledge tracing moved on the exercise's concepts (sum of the "
+        "changes in P(known)) when this answer was graded; empty until graded.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -320,6 +326,9 @@ class Message(models.Model):
         blank=True,
         help_text="guard_tripped, generation_off, language, citations, ...",
     )
+    # A student's question as a vector, filled when the course's insights group similar
+    # questions (once per message: the text never changes).
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -355,6 +364,7 @@ class Escalation(models.Model):
         HINTS_EXHAUSTED = "hints", "Used every hint without success"
         GUARD = "guard", "The guard tripped repeatedly"
         GRADING = "grading", "Grading could not decide"
+        UNANSWERED = "unanswered", "The AI TA could not answer"
         FRUSTRATION = "frustration", "Frustration"
         SAFETY = "safety", "Safety concern"
 
@@ -395,6 +405,9 @@ class Escalation(models.Model):
         default=dict, help_text="messages, step, exercise, attempts, mastery at opening"
     )
     summary = models.TextField(blank=True)
+    summary_by_model = models.BooleanField(
+        default=False, help_text="The summary was written by the model (else extracted)."
+    )
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -457,3 +470,28 @@ class EndorsedAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"endorsed: {self.question[:40]}"
+
+
+class StudyTime(models.Model):
+    """A student's time on one step of a course, from their activity on it (opening the step,
+    answers, hints, messages to the TA). Activity within IDLE_GAP of the previous activity counts
+    as study time; a longer gap starts a new session and the time between is not counted."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey("courses.Course", on_delete=models.CASCADE, related_name="+")
+    step_slug = models.SlugField(max_length=80)
+    active_seconds = models.PositiveIntegerField(default=0)
+    sessions = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course", "step_slug"], name="one_study_time_per_step"
+            )
+        ]
+        indexes = [models.Index(fields=["course", "step_slug"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.step_slug}: {self.active_seconds} s"

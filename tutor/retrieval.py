@@ -66,6 +66,9 @@ HNSW_EF_SEARCH = 400
 QUERY_EMBED_TIMEOUT = 3.0
 # Longer questions are cut: the embedding model reads about 256 word pieces anyway.
 MAX_QUERY_CHARS = 2000
+# Cosine distance under which a passage counts as about the query (all-MiniLM-L6-v2: similarity
+# 0.4 and above is on the topic; unrelated English sentences sit around 0.0-0.2).
+RELEVANT_DISTANCE = 0.6
 # Chunks of an exercise prompt have this section, followed by the exercise's slug.
 EXERCISE_SECTION = "Exercise: "
 # Full-text search uses the "simple" configuration (no stemming, no stop words: course text is
@@ -116,6 +119,9 @@ class Passage:
     text: str
     score: float  # the fused RRF score: higher is better
     url: str  # the step page (at the exercise, for an exercise prompt)
+    # Evidence that the passage is about the query, not merely the least far: it matched the
+    # full-text search, or its embedding lies within RELEVANT_DISTANCE of the query's.
+    relevant: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,8 +379,11 @@ def search(
     # The access filter: part of the WHERE clause of both rankings below.
     scope = CourseChunk.objects.filter(course_version=version, step_slug__in=sorted(allowed_steps))
     pool = max(MIN_CANDIDATES, 5 * k)
-    rankings = [_vector_ranking(scope, query, pool), _text_ranking(scope, query, pool)]
-    fused = reciprocal_rank_fusion(rankings)[:k]
+    nearest = _vector_ranking(scope, query, pool)
+    by_text = _text_ranking(scope, query, pool)
+    close = {pk for pk, distance in nearest if distance <= RELEVANT_DISTANCE}
+    fused = reciprocal_rank_fusion([[pk for pk, _ in nearest], by_text])[:k]
+    matched = close | set(by_text)
     chunks = scope.in_bulk([pk for pk, _ in fused])
     course_slug = version.course.slug
     passages = []
@@ -392,6 +401,7 @@ def search(
                 text=chunk.text,
                 score=score,
                 url=url,
+                relevant=pk in matched,
             )
         )
     return passages
@@ -410,8 +420,9 @@ def _embed_query(query: str) -> list[float]:
     return _checked([reply.data[0].embedding])[0]
 
 
-def _vector_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[int]:
-    """Chunk ids nearest to the query by cosine distance; [] without embeddings or a model."""
+def _vector_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[tuple[int, float]]:
+    """(chunk id, cosine distance) nearest to the query first; [] without embeddings or a
+    model."""
     embedded = scope.filter(embedding__isnull=False)
     if not embedded.exists():
         return []
@@ -427,7 +438,7 @@ def _vector_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list
             embedded.annotate(distance=CosineDistance("embedding", vector))
             # The distance alone: a second sort key would keep PostgreSQL off the HNSW index.
             .order_by("distance")
-            .values_list("pk", flat=True)[:pool]
+            .values_list("pk", "distance")[:pool]
         )
 
 
@@ -479,6 +490,16 @@ def _loose_terms(query: str) -> list[str]:
             if len(word) > 1 and word not in _STOP_WORDS:
                 terms[word[: max(5, len(word) - 3)]] = None
     return list(terms)[:MAX_LOOSE_TERMS]
+
+
+def content_words(text: str) -> list[str]:
+    """The text's content words as the loose full-text search sees them (see _loose_terms)."""
+    return _loose_terms(text)
+
+
+def checked_vectors(vectors: list[list[float]]) -> list[list[float]]:
+    """The vectors, or ModelUnavailable when they are not the embedding model's size."""
+    return _checked(vectors)
 
 
 def _prefix_query(term: str) -> SearchQuery:

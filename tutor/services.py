@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import fsrs
 from django.core.exceptions import ValidationError
@@ -25,6 +25,7 @@ from tutor.models import (
     ItemDifficulty,
     PlacementProbe,
     Role,
+    StudyTime,
 )
 
 
@@ -111,9 +112,15 @@ def attempt_submit(
         transaction.on_commit(lambda: grade_short_answer.delay(attempt.pk), robust=True)
     else:
         mastery_record_answer(
-            user=user, course=version.course, step=step, exercise=exercise, correct=verdict.correct
+            user=user,
+            course=version.course,
+            step=step,
+            exercise=exercise,
+            correct=verdict.correct,
+            attempt=attempt,
         )
         _escalations_after_commit(attempt.pk)
+    study_time_record(user=user, course=version.course, step_slug=step.slug)
     return AttemptOutcome(attempt, row)
 
 
@@ -166,7 +173,12 @@ def attempt_grade_by_rubric(*, attempt_id: int, verdict: dict[str, object] | Non
                 user=attempt.user, course=course, step_slug=step.slug, exercise_slug=exercise.slug
             ).update(solved=True)
         mastery_record_answer(
-            user=attempt.user, course=course, step=step, exercise=exercise, correct=correct
+            user=attempt.user,
+            course=course,
+            step=step,
+            exercise=exercise,
+            correct=correct,
+            attempt=attempt,
         )
     _escalations_after_commit(attempt.pk)
     return attempt
@@ -181,6 +193,7 @@ def hint_reveal(
     if row.hints_revealed < len(exercise.hints):
         row.hints_revealed += 1
         row.save(update_fields=["hints_revealed", "updated_at"])
+    study_time_record(user=user, course=course, step_slug=step.slug)
     return row
 
 
@@ -221,12 +234,45 @@ def step_visit(
     """Record that the student opened the step: their place, and the start of the clock for
     each exercise they have not started yet. Returns the progress of each exercise by slug."""
     place_record(enrollment=enrollment, step_slug=step.slug)
+    study_time_record(user=user, course=course, step_slug=step.slug)
     result = {}
     for exercise in step.exercises:
         result[exercise.slug], _ = ExerciseProgress.objects.get_or_create(
             user=user, course=course, step_slug=step.slug, exercise_slug=exercise.slug
         )
     return result
+
+
+# Activity closer than this to the previous activity on the step is study time; a longer gap
+# (the student left, or the tab sat open) starts a new session and is not counted.
+IDLE_GAP = timedelta(minutes=10)
+
+
+def study_time_record(
+    *, user: User, course: Course, step_slug: str, now: datetime | None = None
+) -> StudyTime:
+    """Count the time since the student's previous activity on the step as study time (when
+    it is under IDLE_GAP), for the course's insights. One row per student and step."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        row, created = StudyTime.objects.select_for_update().get_or_create(
+            user=user,
+            course=course,
+            step_slug=step_slug,
+            defaults={"first_seen_at": now, "last_seen_at": now},
+        )
+        if created:
+            return row
+        gap = now - row.last_seen_at
+        if gap <= timedelta(0):
+            return row
+        if gap <= IDLE_GAP:
+            row.active_seconds += int(gap.total_seconds())
+        else:
+            row.sessions += 1
+        row.last_seen_at = now
+        row.save(update_fields=["active_seconds", "sessions", "last_seen_at"])
+    return row
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,9 +305,11 @@ def mastery_record_answer(
     exercise: ExerciseSpec,
     correct: bool,
     now: datetime | None = None,
+    attempt: Attempt | None = None,
 ) -> dict[str, float]:
     """Update knowledge tracing, ability, the item's difficulty and the review schedule after a
-    graded answer (an exercise or a probe). Row locks keep two tabs from losing an update."""
+    graded answer (an exercise or a probe). Row locks keep two tabs from losing an update.
+    With the attempt, the change in mastery it caused is stored on it (for the insights)."""
     now = now or timezone.now()
     params = concept_params(course)
     concepts = exercise_concepts(step, exercise)
@@ -282,8 +330,10 @@ def mastery_record_answer(
     )
     predicted = learner.predict(state, step, exercise, params)
     result = {}
+    gain = 0.0
     for concept, row in rows.items():
         p = params.get(concept, learner.DEFAULT_PARAMS)
+        before = row.p_known
         row.p_known = learner.bkt_update(row.p_known, correct, p, learner.guess_rate(exercise, p))
         theta, beta = learner.elo_update(
             theta=row.ability,
@@ -303,8 +353,12 @@ def mastery_record_answer(
             row.review_card, row.review_due = card.to_dict(), card.due
         row.save()
         result[concept] = row.p_known
+        gain += row.p_known - before
     item.answers += 1
     item.save(update_fields=["beta", "answers"])
+    if attempt is not None:
+        Attempt.objects.filter(pk=attempt.pk).update(mastery_gain=gain)
+        attempt.mastery_gain = gain
     return result
 
 

@@ -44,6 +44,7 @@ from tutor.models import (
     Attempt,
     ConceptMastery,
     Conversation,
+    CourseChunk,
     ExerciseProgress,
     Message,
 )
@@ -55,6 +56,10 @@ MAX_MESSAGE_CHARS = 2000
 GENERATION_OFF = (
     "*Generation is off right now (the course model is not answering), so here is what the "
     "course itself says.*"
+)
+INTERRUPTED = (
+    "*The course model stopped in the middle of this reply, so it ends here. Your message is "
+    "kept: ask again, and until the model is back I answer from the course material.*"
 )
 _turns: set[asyncio.Task[None]] = set()  # strong references: a turn outlives its socket
 
@@ -193,7 +198,7 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
     )
     hints = row.hints_revealed if row else 0
     unlocked = services.solution_available(row, exercise) if exercise else False
-    passages, citations = _passages(user, course, version, spec, student.content)
+    passages, citations, relevant = _passages(user, course, version, spec, student.content)
     context = prompting.TAContext(
         course_title=course.title,
         step=step,
@@ -220,21 +225,32 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
     from tutor import escalations  # imported here: escalations builds on this module
 
     escalations.safely(escalations.check_student_words, message_id=student.pk)
+    if not relevant and not plan.authored_reply:
+        escalations.safely(escalations.check_unanswered, message_id=student.pk)
     return plan
 
 
 def _passages(
     user: Any, course: Any, version: Any, spec: CourseSpec, query: str
-) -> tuple[list[prompting.Passage], list[dict[str, str]]]:
+) -> tuple[list[prompting.Passage], list[dict[str, str]], bool]:
+    """The passages for the prompt (endorsed answers first), their citations, and whether any
+    of them is about the query (retrieval that failed counts as relevant: unknown)."""
     if version is None:
-        return [], []
+        return [], [], True
     try:
         allowed = retrieval.allowed_steps_for(user, course, spec)
         found = retrieval.search(version=version, allowed_steps=allowed, query=query, k=3)
         endorsed = endorsements.endorsed_for(course=course, allowed_steps=allowed, query=query)
     except Exception:  # retrieval failing must not cost the student their answer
         log.exception("retrieval failed")
-        return [], []
+        return [], [], True
+    # A version not indexed yet tells nothing about the question: only an index that has no
+    # relevant passage does.
+    relevant = (
+        bool(endorsed)
+        or any(p.relevant for p in found)
+        or not CourseChunk.objects.filter(course_version=version).exists()
+    )
     passages = [
         prompting.Passage(f"{p.step_title} § {p.section}".strip(" §"), p.text, p.url) for p in found
     ]
@@ -250,7 +266,7 @@ def _passages(
         for e in endorsed
     ] + passages
     citations = [{"title": p.title, "url": p.url} for p in passages if p.url]
-    return passages, citations
+    return passages, citations, relevant
 
 
 def _authored_fallback(
@@ -319,9 +335,28 @@ def start_turn(conversation_id: int, student_message_id: int, reply_id: int) -> 
     return task
 
 
+class _Broadcast:
+    """Events to the conversation's open tabs, best effort. The reply is stored whatever
+    happens and a tab gets it from the history when it (re)connects, so a channel layer that
+    fails (Redis down) must not end the turn: that would leave the reply unfinished and the
+    conversation waiting for it for good. After one failure the turn stops trying."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.layer = get_channel_layer()
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        if self.layer is None:
+            return
+        try:
+            await self.layer.group_send(self.group, event)
+        except Exception as error:
+            log.warning("TA events to %s are off for this turn: %r", self.group, error)
+            self.layer = None
+
+
 async def run_turn(conversation_id: int, student_message_id: int, reply_id: int) -> None:
-    layer = get_channel_layer()
-    group = group_name(conversation_id)
+    broadcast = _Broadcast(group_name(conversation_id))
     started = time.perf_counter()
     try:
         plan = await _in_thread(plan_turn)(conversation_id, student_message_id, reply_id)
@@ -330,26 +365,21 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
         log.exception("planning a TA turn failed")
         text = "Something went wrong on our side while preparing an answer. Please ask again."
         await _in_thread(save_reply)(reply_id, text, complete=True, flags={"error": True})
-        if layer is not None:
-            await layer.group_send(
-                group, reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1)
-            )
+        await broadcast(reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1))
         return
     planned_ms = int((time.perf_counter() - started) * 1000)
 
     async def send(text: str, *, complete: bool, seq: int, flags: dict[str, Any]) -> None:
-        if layer is not None:
-            await layer.group_send(
-                group,
-                reply_event(
-                    id=plan.reply_id,
-                    role="assistant",
-                    text=text,
-                    complete=complete,
-                    seq=seq,
-                    flags=flags,
-                ),
+        await broadcast(
+            reply_event(
+                id=plan.reply_id,
+                role="assistant",
+                text=text,
+                complete=complete,
+                seq=seq,
+                flags=flags,
             )
+        )
 
     flags: dict[str, Any] = {
         "language": plan.context.language,
@@ -365,6 +395,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
 
     text, seq, usage, first_token_ms = "", 0, None, 0
     model_name = ""
+    broken = False  # the model failed after it had begun the reply
     try:
         client = _async_client()
         model_name = await _chat_model(client)
@@ -405,9 +436,11 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
                     await _in_thread(save_reply)(plan.reply_id, text, complete=False)
     except (TimeoutError, openai.OpenAIError, model_client.ModelUnavailable) as error:
         log.warning("the chat model failed: %s", error)
+        broken = True
     except Exception:
         # Any other failure still ends the turn with a reply, never a conversation left waiting.
         log.exception("a TA turn failed")
+        broken = True
     if not flags.get("guard_tripped"):  # a tripped reply was already replaced mid-stream
         if not text.strip():
             # Nothing generated: the course itself answers (authored text needs no guard).
@@ -415,6 +448,10 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
             flags["generation_off"] = True
         elif _tripped(plan, text):
             text = _replace(plan, flags)
+        elif broken:
+            # The worker died (or the stream broke) mid-reply: keep what it wrote, and say so.
+            text = _cut_short(text)
+            flags["interrupted"] = True
     latency_ms = int((time.perf_counter() - started) * 1000)
     await _in_thread(save_reply)(
         plan.reply_id,
@@ -437,6 +474,15 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
         "turn %s: planned in %s ms, model asked at %s ms, first token at %s ms, done in %s ms",
         reply_id, flags.get("plan_ms"), flags.get("request_ms"), first_token_ms, latency_ms,
     )  # fmt: skip
+
+
+def _cut_short(text: str) -> str:
+    """A reply the model stopped writing, with the notice after it (outside any code block the
+    reply left open, so the notice reads as text)."""
+    text = text.rstrip()
+    if text.count("```") % 2:
+        text += "\n```"
+    return f"{text}\n\n{INTERRUPTED}"
 
 
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
@@ -547,6 +593,10 @@ def post_student_message(*, conversation: Conversation, text: str, client_id: st
         conversation=conversation, role=Message.Role.ASSISTANT, content="", complete=False
     )
     Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    if conversation.step_slug:
+        services.study_time_record(
+            user=conversation.user, course=conversation.course, step_slug=conversation.step_slug
+        )
     return Posted(message, reply, True)
 
 

@@ -111,3 +111,13 @@ def grade_short_answer(attempt_id: int) -> str:
             )
         )
     return services.attempt_grade_by_rubric(attempt_id=attempt_id, verdict=verdict).grading
+
+
+@shared_task(name="tutor.summarise_escalation", acks_late=True)
+def summarise_escalation(escalation_id: int) -> str:
+    """The model's short summary of a new case for the TA desk. Idempotent: a case whose summary
+    the model already wrote is skipped. When the model is unreachable the extractive summary
+    written at opening stays; nothing is retried, since the TA already has a summary."""
+    from tutor import escalations
+
+    return escalations.escalation_summarise(escalation_id=escalation_id)

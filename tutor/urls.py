@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tutor import escalation_views, learning_views, views
+from tutor import escalation_views, insight_views, learning_views, views
 
 exercise = "courses/<slug:slug>/steps/<slug:step>/exercises/<slug:exercise>/"
 
@@ -70,5 +70,19 @@ urlpatterns += [
         "courses/<slug:slug>/steps/<slug:step>/ta/human/",
         escalation_views.ask_human,
         name="ask_human_step",
+    ),
+]
+
+urlpatterns += [
+    path("courses/<slug:slug>/insights/", insight_views.course_insights, name="course_insights"),
+    path(
+        "courses/<slug:slug>/insights.csv",
+        insight_views.course_insights_csv,
+        name="course_insights_csv",
+    ),
+    path(
+        "courses/<slug:slug>/insights/steps/<slug:step>/",
+        insight_views.step_insights,
+        name="step_insights",
     ),
 ]
