@@ -5,10 +5,11 @@ PostgreSQL, the sample course), then for 1 and 50 concurrent students measures:
   - at the worker: time to first token of a streamed chat completion of the same size, sent
     straight to the worker with the openai client (the baseline, in the same run);
   - at the WebSocket: from sending a message to the TA to the first streamed token arriving.
-Prints p50 and p95 of both and the difference (the stack's overhead). Target: at most 30 ms at
-p50.
+Each student sends --rounds messages one after another (the worker baseline runs the same
+number of rounds), so that a percentile rests on more than one sample. Prints p50 and p95 of
+both and the difference (the stack's overhead). Target: at most 30 ms at p50.
 
-    .venv/bin/python bench/ta_latency.py [--students 1 50]
+    .venv/bin/python bench/ta_latency.py [--students 1 50] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,7 +59,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
-async def worker_ttft(base_url: str, students: int) -> list[float]:
+async def worker_ttft(base_url: str, students: int, rounds: int = 1) -> list[float]:
     import openai
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=120)
@@ -79,35 +81,42 @@ async def worker_ttft(base_url: str, students: int) -> list[float]:
                 first = time.perf_counter() - started
         return first if first is not None else time.perf_counter() - started
 
-    return list(await asyncio.gather(*(one() for _ in range(students))))
+    samples: list[float] = []
+    for _ in range(rounds):
+        samples += await asyncio.gather(*(one() for _ in range(students)))
+    return samples
 
 
-async def socket_ttft(port: int, cookies: list[str]) -> list[float]:
+async def socket_ttft(port: int, cookies: list[str], rounds: int = 1) -> list[float]:
     from websockets.asyncio.client import connect
     from websockets.typing import Origin
 
-    async def one(cookie: str) -> float:
+    async def one(cookie: str) -> list[float]:
         url = f"ws://127.0.0.1:{port}/ws/ta/sample-ramp/counting-characters/"
         origin = Origin(f"http://127.0.0.1:{port}")
+        samples = []
         async with connect(url, origin=origin, additional_headers={"Cookie": cookie}) as ws:
             json.loads(await ws.recv())  # history
-            started = time.perf_counter()
-            await ws.send(
-                json.dumps({"type": "message", "text": QUESTION, "client_id": cookie[-12:]})
-            )
-            first = None
-            while True:
-                event = json.loads(await asyncio.wait_for(ws.recv(), 120))
-                if event.get("type") == "error":
-                    raise SystemExit(f"the TA refused a bench message: {event['message']}")
-                message = event.get("message", {})
-                if message.get("role") == "assistant" and message.get("html") and first is None:
-                    first = time.perf_counter() - started
-                if message.get("role") == "assistant" and message.get("complete"):
-                    PLAN_MS.append(message.get("flags", {}).get("plan_ms", 0))
-                    return first if first is not None else time.perf_counter() - started
+            for n in range(rounds):
+                samples.append(await turn(ws, f"{cookie[-12:]}-{n}"))
+        return samples
 
-    return list(await asyncio.gather(*(one(c) for c in cookies)))
+    async def turn(ws: Any, client_id: str) -> float:
+        started = time.perf_counter()
+        await ws.send(json.dumps({"type": "message", "text": QUESTION, "client_id": client_id}))
+        first = None
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+            if event.get("type") == "error":
+                raise SystemExit(f"the TA refused a bench message: {event['message']}")
+            message = event.get("message", {})
+            if message.get("role") == "assistant" and message.get("html") and first is None:
+                first = time.perf_counter() - started
+            if message.get("role") == "assistant" and message.get("complete"):
+                PLAN_MS.append(message.get("flags", {}).get("plan_ms", 0))
+                return first if first is not None else time.perf_counter() - started
+
+    return [t for ts in await asyncio.gather(*(one(c) for c in cookies)) for t in ts]
 
 
 def make_students(data_dir: str, count: int, tag: str) -> list[str]:
@@ -153,6 +162,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--students", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--rounds", type=int, default=10, help="messages per student")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         worker_port, app_port = free_port(), free_port()
@@ -195,8 +205,8 @@ def main() -> None:
             )
             for count in args.students:
                 cookies = make_students(data_dir, count, f"n{count}")
-                at_worker = asyncio.run(worker_ttft(base_url, count))
-                at_socket = asyncio.run(socket_ttft(app_port, cookies))
+                at_worker = asyncio.run(worker_ttft(base_url, count, args.rounds))
+                at_socket = asyncio.run(socket_ttft(app_port, cookies, args.rounds))
                 w50, w95 = statistics.median(at_worker) * 1000, percentile(at_worker, 0.95) * 1000
                 s50, s95 = statistics.median(at_socket) * 1000, percentile(at_socket, 0.95) * 1000
                 print(

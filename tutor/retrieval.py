@@ -24,6 +24,7 @@ import logging
 import operator
 import re
 from collections.abc import Hashable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
 from typing import TypeVar
@@ -365,21 +366,36 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda pair: (-pair[1], best[pair[0]]))
 
 
+_EMBEDDER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
+
+
+def prefetch_query_embedding(query: str) -> Future[list[float]]:
+    """Start embedding the query in the background (an HTTP call to the model worker), so that
+    the caller's database work overlaps it; pass the future to `search`."""
+    return _EMBEDDER.submit(_embed_query, query.strip()[:MAX_QUERY_CHARS])
+
+
 def search(
-    *, version: CourseVersion, allowed_steps: set[str], query: str, k: int = 4
+    *,
+    version: CourseVersion,
+    allowed_steps: set[str],
+    query: str,
+    k: int = 4,
+    embedding: Future[list[float]] | None = None,
 ) -> list[Passage]:
     """The k passages of the version, among the allowed steps, that best answer the query.
 
     Hybrid: the chunks nearest to the query's embedding (cosine, HNSW) and the best full-text
     matches, fused by reciprocal rank fusion. When the query cannot be embedded (no model worker)
-    or the version has no embeddings yet, the full-text ranking is used alone."""
+    or the version has no embeddings yet, the full-text ranking is used alone. `embedding` is
+    the query's embedding already under way (`prefetch_query_embedding`)."""
     query = query.strip()[:MAX_QUERY_CHARS]
     if not query or not allowed_steps or k <= 0:
         return []
     # The access filter: part of the WHERE clause of both rankings below.
     scope = CourseChunk.objects.filter(course_version=version, step_slug__in=sorted(allowed_steps))
     pool = max(MIN_CANDIDATES, 5 * k)
-    nearest = _vector_ranking(scope, query, pool)
+    nearest = _vector_ranking(scope, query, pool, embedding)
     by_text = _text_ranking(scope, query, pool)
     close = {pk for pk, distance in nearest if distance <= RELEVANT_DISTANCE}
     fused = reciprocal_rank_fusion([[pk for pk, _ in nearest], by_text])[:k]
@@ -420,15 +436,23 @@ def _embed_query(query: str) -> list[float]:
     return _checked([reply.data[0].embedding])[0]
 
 
-def _vector_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[tuple[int, float]]:
+def _vector_ranking(
+    scope: QuerySet[CourseChunk],
+    query: str,
+    pool: int,
+    embedding: Future[list[float]] | None = None,
+) -> list[tuple[int, float]]:
     """(chunk id, cosine distance) nearest to the query first; [] without embeddings or a
     model."""
     embedded = scope.filter(embedding__isnull=False)
     if not embedded.exists():
         return []
     try:
-        vector = _embed_query(query)
-    except ModelUnavailable as error:
+        if embedding is None:
+            vector = _embed_query(query)
+        else:
+            vector = embedding.result(timeout=QUERY_EMBED_TIMEOUT)
+    except (ModelUnavailable, TimeoutError) as error:
         log.info("ranking by full text only: the query could not be embedded: %s", error)
         return []
     with transaction.atomic(), connection.cursor() as cursor:

@@ -22,6 +22,7 @@ import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -167,8 +168,11 @@ def _current_exercise(
 
 
 def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> Plan:
-    conversation = Conversation.objects.select_related("course", "user").get(pk=conversation_id)
     student = Message.objects.get(pk=student_message_id)
+    # The query's embedding (a call to the model worker) is made while the database work below
+    # runs: it is the longest single wait of a turn's preparation.
+    embedding = retrieval.prefetch_query_embedding(student.content)
+    conversation = Conversation.objects.select_related("course", "user").get(pk=conversation_id)
     user, course = conversation.user, conversation.course
     version = selectors.latest_version(course)
     spec = selectors.version_spec(version) if version else CourseSpec(course.slug, course.title)
@@ -198,7 +202,9 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
     )
     hints = row.hints_revealed if row else 0
     unlocked = services.solution_available(row, exercise) if exercise else False
-    passages, citations, relevant = _passages(user, course, version, spec, student.content)
+    passages, citations, relevant = _passages(
+        user, course, version, spec, student.content, embedding
+    )
     context = prompting.TAContext(
         course_title=course.title,
         step=step,
@@ -231,7 +237,12 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
 
 
 def _passages(
-    user: Any, course: Any, version: Any, spec: CourseSpec, query: str
+    user: Any,
+    course: Any,
+    version: Any,
+    spec: CourseSpec,
+    query: str,
+    embedding: Future[list[float]] | None = None,
 ) -> tuple[list[prompting.Passage], list[dict[str, str]], bool]:
     """The passages for the prompt (endorsed answers first), their citations, and whether any
     of them is about the query (retrieval that failed counts as relevant: unknown)."""
@@ -239,7 +250,9 @@ def _passages(
         return [], [], True
     try:
         allowed = retrieval.allowed_steps_for(user, course, spec)
-        found = retrieval.search(version=version, allowed_steps=allowed, query=query, k=3)
+        found = retrieval.search(
+            version=version, allowed_steps=allowed, query=query, k=3, embedding=embedding
+        )
         endorsed = endorsements.endorsed_for(course=course, allowed_steps=allowed, query=query)
     except Exception:  # retrieval failing must not cost the student their answer
         log.exception("retrieval failed")
