@@ -2,26 +2,69 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from redis.exceptions import RedisError
 
 from eureka import access
 from tutor import ta
 
+log = logging.getLogger(__name__)
+
 # Close codes in the 4000-4999 range are ours to define.
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_UNAVAILABLE = 4503
+CHAT_UNAVAILABLE = (
+    "The chat is unavailable right now: the service that carries its messages is down. The "
+    "course pages, hints and answers still work, and the chat comes back by itself."
+)
+# What a channel layer raises when its backing service (Redis) is unreachable.
+LAYER_ERRORS: tuple[type[BaseException], ...] = (RedisError, ConnectionError)
+
+
+class LayerOutageMixin:
+    """A socket whose channel layer is down tells the browser so, in words, and closes with
+    CLOSE_UNAVAILABLE (the page then retries), instead of dying with an error. The layer fails
+    either in a handler (joining a group, sending to one) or in Channels' own loop that reads
+    the socket's channel; both end here."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        state = {"accepted": False, "closed": False}
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            if message["type"] == "websocket.accept":
+                state["accepted"] = True
+            elif message["type"] == "websocket.close":
+                state["closed"] = True
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, tracked_send)  # type: ignore[misc]
+        except LAYER_ERRORS as error:
+            log.warning("a socket closed: the channel layer is unavailable (%r)", error)
+            if state["closed"]:
+                return
+            # The browser may be gone already; then there is nobody left to tell.
+            with contextlib.suppress(Exception):
+                if not state["accepted"]:
+                    await send({"type": "websocket.accept"})
+                notice = {"type": "unavailable", "message": CHAT_UNAVAILABLE}
+                await send({"type": "websocket.send", "text": json.dumps(notice)})
+                await send({"type": "websocket.close", "code": CLOSE_UNAVAILABLE})
 
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
     """Joins the user's group; `notify` events sent to that group reach the browser as JSON."""
 
     group: str | None = None
@@ -40,7 +83,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            # Leaving a group on a layer that is down: the group forgets this channel anyway.
+            with contextlib.suppress(*LAYER_ERRORS):
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The browser only listens on this socket; it answers pings so clients can check liveness.
@@ -56,7 +101,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 CLOSE_FORBIDDEN = 4403
 
 
-class TAConsumer(AsyncJsonWebsocketConsumer):
+class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
     """The TA chat of one step (or of the whole course) for the signed-in student.
 
     On connect the socket gets the conversation's history, including a reply still being
@@ -88,7 +133,9 @@ class TAConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            # Leaving a group on a layer that is down: the group forgets this channel anyway.
+            with contextlib.suppress(*LAYER_ERRORS):
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -144,10 +191,15 @@ class TAConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "error", "message": "The TA is still answering your last message."}
             )
             return
-        await self.channel_layer.group_send(self.group, ta.reply_event(posted.message))
-        if posted.reply is not None:
-            await self.channel_layer.group_send(self.group, ta.reply_event(posted.reply))
-            ta.start_turn(self.conversation_id, posted.message.pk, posted.reply.pk)
+        try:
+            await self.channel_layer.group_send(self.group, ta.reply_event(posted.message))
+            if posted.reply is not None:
+                await self.channel_layer.group_send(self.group, ta.reply_event(posted.reply))
+        finally:
+            # The stored message is answered even when the layer fails here (the socket then
+            # closes as unavailable): a reply left unstarted would block the conversation.
+            if posted.reply is not None:
+                ta.start_turn(self.conversation_id, posted.message.pk, posted.reply.pk)
 
     async def ta_event(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "message", "message": event["message"]})

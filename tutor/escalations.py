@@ -24,8 +24,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -46,7 +44,7 @@ from tutor.models import (
     Message,
     Role,
 )
-from tutor.notifications import notify_user
+from tutor.notifications import notify_user, send_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -558,14 +556,7 @@ def escalation_reply(*, escalation: Escalation, user: User, text: str, link: str
         flags={"escalation": escalation.pk, "human_ta": user.get_username()},
     )
     Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    event = ta.reply_event(message)
-
-    def broadcast() -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(ta.group_name(conversation.pk), event)
-
-    transaction.on_commit(broadcast)
+    send_after_commit(group=ta.group_name(conversation.pk), event=ta.reply_event(message))
     course = escalation.course
     where = _place(course.slug, conversation.step_slug)
     notify_user(

@@ -138,6 +138,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Eureka <noreply@eureka.local
 # Redis: channel layer, Celery broker and cache when REDIS_URL is set; the embedded mode uses the
 # in-memory channel layer and runs Celery tasks eagerly.
 REDIS_URL = env.url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+# The cache only saves work: while Redis is unreachable it misses instead of failing the page.
+REDIS_CACHE = {
+    "BACKEND": "eureka.cache.FailSoftRedisCache",
+    "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -145,9 +150,7 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {**REDIS_CACHE, "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -166,6 +169,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# On the Redis broker, a task taken by a worker that died is handed out again once it has gone
+# unacknowledged this long; keep it above the longest task (CELERY_TASK_TIME_LIMIT) and retry
+# countdown, or a task still running would be started a second time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)
+}
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 150, minimum=1)
 CELERY_RESULT_EXPIRES = 3600

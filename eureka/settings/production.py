@@ -1,7 +1,7 @@
 """Production (docker-compose): every integration is required and named in the error if missing."""
 
 from eureka.settings.base import *  # noqa: F403
-from eureka.settings.base import env
+from eureka.settings.base import REDIS_CACHE, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -29,9 +29,7 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-}
+CACHES = {"default": {**REDIS_CACHE, "LOCATION": REDIS_URL}}
 CELERY_BROKER_URL = env.url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False

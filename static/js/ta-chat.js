@@ -21,6 +21,7 @@
     var retry = 500;
     var pending = null; // {text, client_id} not yet acknowledged by the server
     var waiting = false; // the TA is writing a reply
+    var unavailable = false; // the server closed the socket because the chat cannot work now
 
     try {
       pending = JSON.parse(window.sessionStorage.getItem(storeKey) || "null");
@@ -59,7 +60,7 @@
       // The server rendered and sanitised this HTML.
       item.querySelector(".ta-body").innerHTML = message.html || (message.complete ? "" : "<em>…</em>");
       var note = item.querySelector(".ta-note");
-      if (message.flags && (message.flags.generation_off || (message.flags.citations || []).length)) {
+      if (message.flags && (message.flags.generation_off || message.flags.interrupted || (message.flags.citations || []).length)) {
         if (!note) {
           note = document.createElement("small");
           note.className = "ta-note muted";
@@ -67,6 +68,7 @@
         }
         note.textContent = "";
         if (message.flags.generation_off) note.appendChild(document.createTextNode("generation off: from the course material. "));
+        if (message.flags.interrupted) note.appendChild(document.createTextNode("cut short: the model stopped mid-reply. "));
         (message.flags.citations || []).forEach(function (cite, i) {
           if (i === 0) note.appendChild(document.createTextNode("Sources: "));
           var a = document.createElement("a");
@@ -94,6 +96,7 @@
       socket = new WebSocket(scheme + window.location.host + panel.dataset.wsPath);
       socket.onopen = function () {
         retry = 500;
+        unavailable = false;
         status.textContent = "";
       };
       socket.onmessage = function (event) {
@@ -110,6 +113,10 @@
             box.value = "";
           }
           render(data.message);
+        } else if (data.type === "unavailable") {
+          // The server says the chat cannot work now; it closes the socket next.
+          status.textContent = data.message;
+          unavailable = true;
         } else if (data.type === "error") {
           status.textContent = data.message;
           if (pending) {
@@ -123,6 +130,11 @@
       socket.onclose = function (event) {
         if (event.code === 4401 || event.code === 4403) {
           status.textContent = event.code === 4401 ? "Log in again to talk to the TA." : "This chat is not open to you.";
+          return;
+        }
+        if (event.code === 4503 || unavailable) {
+          // The server's words stay on screen; try again every few seconds until it is back.
+          setTimeout(connect, 5000);
           return;
         }
         status.textContent = "Reconnecting…";
