@@ -44,6 +44,16 @@ typecheck:
 bench: install
 	$(BIN)/python bench/http_pages.py
 
+# Back up the database (embedded, or DATABASE_URL) to FILE, by default
+# backups/eureka-<UTC time>.dump; restore one (asks first). docs/backups.md says more.
+.PHONY: backup restore
+backup: install
+	$(BIN)/python manage.py backup_db "$(or $(FILE),backups/eureka-$(shell date -u +%Y%m%d-%H%M%S).dump)"
+
+restore: install
+	@test -n "$(FILE)" || { echo "Name the backup to restore: make restore FILE=backups/eureka-....dump"; exit 2; }
+	$(BIN)/python manage.py restore_db "$(FILE)"
+
 # Removes the embedded database and demo logins (asks first).
 clean-data:
 	@read -p "Delete .data/ (the embedded database and demo logins)? [y/N] " a && [ "$$a" = y ] && rm -rf .data

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "accounts",
     "courses",
     "tutor",
+    "eureka",  # project-wide management commands (backup_db, restore_db)
 ]
 
 MIDDLEWARE = [
