@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format typecheck bench clean-data
+.PHONY: run test install lint format typecheck security bench clean-data
 
 # Python dependencies: re-installed only when pyproject.toml or constraints.txt change.
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -40,6 +40,10 @@ format:
 
 typecheck:
 	$(BIN)/mypy .
+
+# bandit over our packages, pip-audit over the installed packages (.ci/security says more).
+security: install
+	.ci/security
 
 bench: install
 	$(BIN)/python bench/http_pages.py

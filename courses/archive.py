@@ -19,7 +19,7 @@ from typing import IO
 from courses import fileformat
 
 MAX_FILE_BYTES = fileformat.MAX_FILE_BYTES
-MAX_TOTAL_BYTES = 10_000_000
+MAX_TOTAL_BYTES = fileformat.MAX_COURSE_BYTES
 # Step files plus course.yaml, with room for the folders and the odd README of a real folder.
 MAX_ENTRIES = fileformat.MAX_FILES + 100
 # What the upload itself may weigh: compressing never makes a fair course larger.

@@ -33,6 +33,8 @@ COURSE_FILE = "course.yaml"
 STEPS_DIR = "steps"
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 2_000
+# A whole course (a folder or an uploaded archive, uncompressed): LLM101n is well under 1 MB.
+MAX_COURSE_BYTES = 10_000_000
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
 
@@ -345,6 +347,10 @@ def _read_text(root: Path, relative: str, reader: _Reader, cited: Source) -> str
     if path.is_symlink() or not path.resolve().is_relative_to(root.resolve()):
         reader.problem(f"{relative} points outside the course folder; refused", cited)
         return None
+    if not path.is_file():
+        # A folder, or a device or pipe that reading would hang on.
+        reader.problem(f"{relative} is not a regular file; refused", cited)
+        return None
     if path.stat().st_size > MAX_FILE_BYTES:
         reader.problem(f"{relative} is larger than {MAX_FILE_BYTES // 1000} kB; refused", cited)
         return None
@@ -402,10 +408,15 @@ def read_folder(folder: Path) -> tuple[CourseSpec | None, list[Problem], dict[st
         if len(names) > MAX_FILES:
             return None, [Problem(f"more than {MAX_FILES} step files; refused")], {}
         candidates += [f"{STEPS_DIR}/{name}" for name in names]
+    total = 0
     for relative in candidates:
         text = _read_text(folder, relative, reader, Source(relative, 1))
         if text is not None:
             files[relative] = text
+            total += len(text.encode("utf-8"))
+            if total > MAX_COURSE_BYTES:
+                limit = f"{MAX_COURSE_BYTES / 1_000_000:g} MB"
+                return None, [Problem(f"the course's files add up to over {limit}; refused")], {}
     if reader.problems:
         return None, reader.problems, files
     course, problems = read_texts(files)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import django_stubs_ext
+from csp.constants import NONE, SELF
 
 from eureka import embedded
 from eureka.env import env
@@ -35,6 +37,7 @@ INSTALLED_APPS = [
     "template_partials",
     "allauth",
     "allauth.account",
+    "axes",
     "accounts",
     "courses",
     "tutor",
@@ -43,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "eureka.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -53,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: turns a log-in refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "eureka.urls"
@@ -93,6 +99,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every log-in (allauth's and the admin's) while the account is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -111,6 +119,23 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("EUREKA_EMAIL_VERIFICATION", "optional")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
+
+# Log-in throttling, two layers. Per account and address (django-axes, in the database so every
+# web replica sees it): after EUREKA_LOGIN_FAILURE_LIMIT wrong passwords for one account from one
+# address, log-ins to that account from that address are refused for EUREKA_LOGIN_COOLOFF_MINUTES
+# (even with the right password), with a page that says so; other accounts, and the same account
+# from elsewhere, are not affected, so nobody can lock a student out from afar. A success resets
+# the count. Per address (allauth's limiter, in the cache): at most 20 failed log-ins a minute,
+# which slows guessing across many accounts yet leaves room for a class behind one address.
+# The address is REMOTE_ADDR; in production uvicorn sets it from the proxy's X-Forwarded-For.
+AXES_FAILURE_LIMIT = env.int("EUREKA_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("EUREKA_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.throttling.attempted_account"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what the throttle needs; sessions log the rest
+ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip"}
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -132,6 +157,31 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Content Security Policy (django-csp): scripts and styles only from our own static files, never
+# inline, so injected markup cannot run. Our pages have no inline script, style element or style
+# attribute: Pygments highlights with classes (static/css/pygments.css), the Markdown cleaner
+# drops style attributes, KaTeX sets its styles through the DOM (which CSP allows), and htmx's
+# own indicator <style> is switched off in base.html (its rules are in eureka.css). Images come
+# from our host or data: URIs (Pico's icons): an image linked in Markdown from another site is
+# not loaded, so no page makes a student's or a TA's browser call a third party. WebSockets go
+# to the page's own host: eureka.csp.CSPMiddleware adds ws(s)://<host> to connect-src.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# The CSRF token reaches htmx through the page (hx-headers on <body>), never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Eureka <noreply@eureka.localhost>")
@@ -210,5 +260,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("EUREKA_LOG_LEVEL", "INFO")},
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    # axes logs every log-in at INFO; its warnings (failures, lockouts) are what an operator needs.
+    "loggers": {"pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

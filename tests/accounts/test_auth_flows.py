@@ -66,7 +66,7 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(client, db):
     done = client.post(action, {"password1": new, "password2": new})
     assert done.status_code == 302
     client.logout()
-    assert client.login(username="lin", password=new)
+    assert client.post("/accounts/login/", {"login": "lin", "password": new}).status_code == 302
 
 
 def test_auth_pages_use_the_eureka_layout(client, db):

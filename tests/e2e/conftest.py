@@ -249,6 +249,16 @@ def new_context(
     yield make
     for context in opened.contexts:
         context.close()
+    # The Content Security Policy must cost the pages nothing: chromium reports each thing it
+    # blocked (an inline script or style, a connection elsewhere) on the console.
+    blocked = [
+        line
+        for lines in opened.console.values()
+        for line in lines
+        if "Content Security Policy" in line
+    ]
+    if blocked:
+        pytest.fail("the page broke the Content Security Policy:\n" + "\n".join(blocked))
 
 
 @pytest.fixture
