@@ -3,12 +3,15 @@
 Simulated students have true knowledge states that respect the concept graph (a concept is known
 only with its prerequisites), answer with slip 0.1 and guess 0.25 on multiple choice, 0.02
 otherwise, and learn a concept they practise (once its prerequisites are known) with a
-per-concept probability. Prints, per course:
+per-concept probability. The model learns as the web app does: mastery and ability per student,
+each exercise's difficulty from every student's answers. Prints, per course:
 
   a. placement: per-concept accuracy and questions asked, adaptive probe against a fixed pretest
      of one question per concept (targets: accuracy >= 90%, at most a third of the questions);
   b. practice: exercises until every concept is mastered, adaptive policy against walking the
-     ramp in order (target: at most 0.7 of the linear count);
+     ramp in order (target: at most 0.7 of the linear count, all students together); also the
+     per-student medians and how many linear walks ran into the cap (a walk that moves past a
+     concept the student only guessed right never goes back to it, and can stall for good);
   c. challenge: the realised success rate of the exercises the policy chose (target 0.65-0.85).
 
     .venv/bin/python bench/adaptive_sim.py [--students 200] [--seed 1] [COURSE_FOLDER ...]
@@ -126,6 +129,15 @@ class Reviews:
         self.cards[concept], _ = self.scheduler.review_card(card, rating, self.now)
 
 
+@dataclass
+class ItemBank:
+    """What the course learns about its exercises from every student, as the web app keeps it
+    (one difficulty per exercise, shared by all students, with its count of answers)."""
+
+    beta: dict[tuple[str, str], float] = field(default_factory=dict)
+    answers: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
 def answer(
     spec: CourseSpec,
     state: learner.LearnerState,
@@ -134,9 +146,13 @@ def answer(
     graph: learner.ConceptGraph,
     step: StepSpec,
     exercise: ExerciseSpec,
-    n_done: int,
+    observations: dict[str, int],
+    items: ItemBank,
 ) -> bool:
-    """The student answers one exercise; the model updates mastery, ability and difficulty."""
+    """The student answers one exercise; the model updates mastery, ability and difficulty as
+    the web app does (tutor.services.mastery_record_answer): the student's ability moves by
+    less as their answers on the concept accumulate, the item's difficulty by less as its
+    answers from all students accumulate."""
     params = learner.DEFAULT_PARAMS
     concepts = [c for c in exercise_concepts(step, exercise) if c in graph.names]
     predicted = learner.predict(state, step, exercise, {})
@@ -147,15 +163,17 @@ def answer(
         state.mastery[concept] = learner.bkt_update(
             state.mastery.get(concept, params.init), correct, params, guess
         )
-        state.theta[concept], state.beta[key] = learner.elo_update(
+        state.theta[concept], items.beta[key] = learner.elo_update(
             theta=state.theta.get(concept, 0.0),
-            beta=state.beta.get(key, learner.prior_difficulty(exercise.difficulty)),
-            n_student=n_done,
-            n_item=n_done,
+            beta=items.beta.get(key, learner.prior_difficulty(exercise.difficulty)),
+            n_student=observations.get(concept, 0),
+            n_item=items.answers.get(key, 0),
             correct=correct,
             predicted=predicted,
         )
+        observations[concept] = observations.get(concept, 0) + 1
         reviews.record(concept, correct, state.mastery[concept] >= learner.MASTERY_THRESHOLD)
+    items.answers[key] = items.answers.get(key, 0) + 1
     learner.record_streaks(state, spec, concepts, correct)
     state.recent.append(correct)
     if correct:
@@ -172,9 +190,14 @@ def all_mastered(state: learner.LearnerState, graph: learner.ConceptGraph) -> bo
 
 
 def practise_adaptive(
-    spec: CourseSpec, graph: learner.ConceptGraph, student: SimStudent, mastery: dict[str, float]
+    spec: CourseSpec,
+    graph: learner.ConceptGraph,
+    student: SimStudent,
+    mastery: dict[str, float],
+    items: ItemBank,
 ) -> list[bool]:
-    state = learner.LearnerState(mastery=dict(mastery))
+    state = learner.LearnerState(mastery=dict(mastery), beta=items.beta)
+    observations: dict[str, int] = {}
     reviews = Reviews()
     outcomes: list[bool] = []
     last_was_review = False
@@ -187,7 +210,9 @@ def practise_adaptive(
         step = spec.step(suggestion.step_slug)
         assert step is not None
         exercise = next(e for e in step.exercises if e.slug == suggestion.exercise_slug)
-        outcomes.append(answer(spec, state, student, reviews, graph, step, exercise, len(outcomes)))
+        outcomes.append(
+            answer(spec, state, student, reviews, graph, step, exercise, observations, items)
+        )
     return outcomes
 
 
@@ -197,6 +222,8 @@ def practise_linear(
     """Walking the ramp in order: every exercise of each step, the step's exercises again until
     its concepts are mastered, then the next step."""
     state = learner.LearnerState(mastery={c: learner.DEFAULT_PARAMS.init for c in graph.order})
+    observations: dict[str, int] = {}
+    items = ItemBank()  # the linear walk's choices do not depend on difficulties
     reviews = Reviews()
     outcomes: list[bool] = []
     for step in spec.steps():
@@ -204,7 +231,9 @@ def practise_linear(
         while len(outcomes) < MAX_EXERCISES:
             for exercise in step.exercises:
                 outcomes.append(
-                    answer(spec, state, student, reviews, graph, step, exercise, len(outcomes))
+                    answer(
+                        spec, state, student, reviews, graph, step, exercise, observations, items
+                    )
                 )
             rounds += 1
             if all(state.mastery.get(c, 0) >= learner.MASTERY_THRESHOLD for c in step.teaches):
@@ -219,6 +248,7 @@ def simulate(spec: CourseSpec, students: int, seed: int) -> None:
     probe_accuracy, pretest_accuracy, asked = [], [], []
     adaptive_counts, linear_counts, outcomes_all = [], [], []
     truly_known_at_end = []
+    items = ItemBank()  # one course: its exercises' difficulties are learnt from every student
     for _ in range(students):
         student = make_student(graph, rng, learn_rate)
         truth = {c: c in student.known for c in graph.order}
@@ -231,7 +261,7 @@ def simulate(spec: CourseSpec, students: int, seed: int) -> None:
         adaptive_student = SimStudent(
             set(student.known), learn_rate, random.Random(rng.random()), graph.parents
         )
-        outcomes = practise_adaptive(spec, graph, adaptive_student, dict(beliefs))
+        outcomes = practise_adaptive(spec, graph, adaptive_student, dict(beliefs), items)
         truly_known_at_end.append(len(adaptive_student.known) / len(graph.order))
         linear_student = SimStudent(
             set(student.known), learn_rate, random.Random(rng.random()), graph.parents
@@ -256,6 +286,12 @@ def simulate(spec: CourseSpec, students: int, seed: int) -> None:
     print(
         f"   adaptive {statistics.mean(adaptive_counts):.1f}, "
         f"linear {statistics.mean(linear_counts):.1f}, ratio {ratio:.2f} (target <= 0.7)"
+    )
+    capped = sum(1 for count in linear_counts if count >= MAX_EXERCISES)
+    print(
+        f"   per student (median): adaptive {statistics.median(adaptive_counts):.0f}, "
+        f"linear {statistics.median(linear_counts):.0f}; "
+        f"linear walks stopped at the cap of {MAX_EXERCISES}: {capped}"
     )
     print(f"   truly known at the end (adaptive): {statistics.mean(truly_known_at_end):.1%}")
     print("c. challenge")

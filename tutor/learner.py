@@ -12,8 +12,15 @@ difficulty and ability, the placement probe, and the choice of the next activity
   ancestor a of c, P(a) = P(c) + (1 - P(c)) P(a | not c); for a descendant d,
   P(d) = P(c) P(d | c). The next question is the one with the largest expected reduction of the
   total entropy of the beliefs.
-- The next activity is the exercise of an unlocked step whose predicted success is closest to the
-  course's target (0.75 by default), with due reviews of mastered concepts interleaved.
+- The next activity is the exercise of an unlocked step, on a concept not yet mastered, whose
+  predicted success is closest to the course's target (0.75 by default). Within the band around
+  the target (+-0.1) the item hardest to guess is preferred, since its success confirms mastery;
+  below the band the predicted success alone decides, which favours recognising the right option
+  before recalling it. A student who is still learning a concept misses most attempts at it, so
+  when the best exercise would bring the expected success of the recent answers below the band,
+  an exercise on mastered ground comes first (consolidation): the realised challenge stays in the
+  band instead of the predicted one only. Due reviews of mastered concepts are interleaved, and a
+  run of misses on a concept leads to a check of its prerequisites, one after the other.
 """
 
 from __future__ import annotations
@@ -177,9 +184,10 @@ def observe(
 def expected_information(
     beliefs: Mapping[str, float], graph: ConceptGraph, probe: ProbeRef, *, slip: float
 ) -> float:
-    related = (
-        {probe.concept} | graph.ancestors[probe.concept] | graph.descendants[probe.concept]
-    ) & beliefs.keys()
+    linked = {probe.concept} | graph.ancestors[probe.concept] | graph.descendants[probe.concept]
+    # In ramp order, not set order: the sums, and so the choice between probes of equal gain,
+    # are then the same in every process.
+    related = [c for c in graph.order if c in linked and c in beliefs]
     before = sum(_entropy(beliefs[c]) for c in related)
     p_correct = bkt_predict(beliefs[probe.concept], slip, probe.guess)
     after = 0.0
@@ -276,6 +284,8 @@ class LearnerState:
     completed_steps: set[str] = field(default_factory=set)
     due_reviews: list[str] = field(default_factory=list)  # concepts whose review is due
     wrong_streak: dict[str, int] = field(default_factory=dict)  # wrong answers in a row
+    # Per concept on a wrong streak: the prerequisites that proved solid since it began.
+    proven: dict[str, set[str]] = field(default_factory=dict)
     recent: list[bool] = field(default_factory=list)  # the last answers, oldest first
 
 
@@ -287,20 +297,34 @@ def recent_success(state: LearnerState) -> float | None:
     return sum(window) / len(window) if len(window) >= 3 else None
 
 
+def expected_recent_success(state: LearnerState, predicted: float) -> float | None:
+    """The success rate of the recent answers if the next one succeeds with the chance
+    `predicted` (None before two answers)."""
+    window = state.recent[-(RECENT_WINDOW - 1) :]
+    return (sum(window) + predicted) / (len(window) + 1) if len(window) >= 2 else None
+
+
+def _below_band(state: LearnerState, predicted: float, target: float) -> bool:
+    rate = expected_recent_success(state, predicted)
+    return rate is not None and rate < target - CHALLENGE_BAND
+
+
 STUCK_AFTER = 3
 
 
 def record_streaks(
     state: LearnerState, spec: CourseSpec, concepts: list[str], correct: bool
 ) -> None:
-    """Count wrong answers in a row per concept. A right answer clears the concept's streak and
-    those of the concepts built on it (their prerequisite just proved solid)."""
+    """Count wrong answers in a row per concept. A right answer clears the concept's streak; for
+    the concepts built on it that are on a streak, it marks this prerequisite as proven, so
+    that the next check looks at another one (the weak prerequisite may be any of them)."""
     for concept in concepts:
         if correct:
             state.wrong_streak.pop(concept, None)
+            state.proven.pop(concept, None)
             for other in spec.concepts:
-                if concept in other.requires:
-                    state.wrong_streak.pop(other.slug, None)
+                if concept in other.requires and other.slug in state.wrong_streak:
+                    state.proven.setdefault(other.slug, set()).add(concept)
         else:
             state.wrong_streak[concept] = state.wrong_streak.get(concept, 0) + 1
 
@@ -356,7 +380,9 @@ def next_activity(
     last_was_review: bool = False,
 ) -> Suggestion | None:
     """The exercise the student will probably, but not surely, get right; a due review every
-    other time. None when every concept is mastered and nothing is due."""
+    other time; after misses, a check of a prerequisite or a consolidation exercise that keeps
+    the recent success rate in the band. None when every concept is mastered and nothing is
+    due."""
     params = params or {}
     unlocked = unlocked_steps(spec, state, threshold)
     names = {c.slug: c.name for c in spec.concepts}
@@ -373,11 +399,6 @@ def next_activity(
     check = _prerequisite_check(spec, state, params, unlocked, threshold)
     if check is not None:
         return check
-    rate = recent_success(state)
-    if rate is not None and rate < target - 0.05 and not last_was_review:
-        footing = _consolidation(spec, state, params, unlocked, threshold, target)
-        if footing is not None:
-            return footing
     best: tuple[float, int, StepSpec, ExerciseSpec, float] | None = None
     for position, step in enumerate(unlocked):
         for exercise in step.exercises:
@@ -391,6 +412,10 @@ def next_activity(
     if best is None:
         return None
     _, _, step, exercise, predicted = best
+    if _below_band(state, predicted, target):
+        footing = _consolidation(spec, state, params, unlocked, threshold, target)
+        if footing is not None:
+            return footing
     chance = round(predicted * 100 / 5) * 5
     if predicted >= target + 0.1:
         mood = "it should feel comfortable and it firms up what you just learnt"
@@ -407,6 +432,7 @@ def next_activity(
 
 
 GUESS_PENALTY = 0.3
+CHALLENGE_BAND = 0.1  # the right challenge: predicted success within the target +- 0.1
 
 
 def _consolidation(
@@ -417,10 +443,11 @@ def _consolidation(
     threshold: float,
     target: float,
 ) -> Suggestion | None:
-    """When recent answers run below the target, one exercise on mastered ground, preferring
-    what the frontier builds on: it keeps the challenge right on average (the student is not
-    left failing) and is retrieval practice of the foundation. Every other suggestion still
-    moves forward."""
+    """When the recent answers together with the next new exercise would run below the band, one
+    exercise on mastered ground, preferring what the frontier builds on: it keeps the challenge
+    right on average (the student is not left failing) and is retrieval practice of the
+    foundation. Its successes lift the recent rate, so the frontier comes back after at most
+    RECENT_WINDOW - 1 of them in a row."""
     names = {c.slug: c.name for c in spec.concepts}
     frontier = [
         c
@@ -460,34 +487,50 @@ def _prerequisite_check(
     threshold: float,
 ) -> Suggestion | None:
     """A student who keeps missing a concept may be missing what it builds on, though the model
-    believes it mastered: check the weakest such prerequisite before going on."""
+    believes it mastered: check its prerequisites, the weakest first, each once per streak (one
+    that proves solid is not asked again; the next is), with the item hardest to guess."""
     names = {c.slug: c.name for c in spec.concepts}
     for stuck, streak in sorted(state.wrong_streak.items(), key=lambda item: -item[1]):
         concept = spec.concept(stuck)
         if streak < STUCK_AFTER or concept is None:
             continue
+        proven = state.proven.get(stuck, set())
         suspects = [
-            r for r in concept.requires if state.mastery.get(r, 0.0) >= threshold and r in names
+            r
+            for r in concept.requires
+            if state.mastery.get(r, 0.0) >= threshold and r in names and r not in proven
         ]
         for suspect in sorted(suspects, key=lambda r: state.mastery.get(r, 0.0)):
-            for step in unlocked:
-                for exercise in step.exercises:
-                    if suspect in exercise_concepts(step, exercise):
-                        return Suggestion(
-                            step.slug,
-                            exercise.slug,
-                            predict(state, step, exercise, params),
-                            f"You have missed {names[stuck]} a few times in a row; first a quick "
-                            f"check of {names[suspect]}, which it builds on.",
-                            is_review=True,
-                        )
+            checks = [
+                (guess_rate(exercise), position, step, exercise)
+                for position, step in enumerate(unlocked)
+                for exercise in step.exercises
+                if suspect in exercise_concepts(step, exercise)
+            ]
+            if checks:
+                _, _, step, exercise = min(checks, key=lambda item: item[0:2])
+                return Suggestion(
+                    step.slug,
+                    exercise.slug,
+                    predict(state, step, exercise, params),
+                    f"You have missed {names[stuck]} a few times in a row; first a quick "
+                    f"check of {names[suspect]}, which it builds on.",
+                    is_review=True,
+                )
     return None
 
 
 def _challenge_distance(predicted: float, target: float, exercise: ExerciseSpec) -> float:
-    """How far an exercise is from the right challenge. Success that could be a lucky guess
-    teaches us little about the student, so easily guessed items count as a little further."""
-    return abs(predicted - target) + GUESS_PENALTY * guess_rate(exercise)
+    """How far an exercise is from the right challenge. Within the band around the target,
+    success that could be a lucky guess teaches us little about the student, so easily guessed
+    items count as a little further: there the free answer confirms mastery in one go. Below
+    the band (nothing on the frontier is likely yet, typically a concept the student is still
+    learning), recognising the right option is the gentler step before recalling it, and the
+    predicted success alone decides."""
+    distance = abs(predicted - target)
+    if distance <= CHALLENGE_BAND:
+        distance += GUESS_PENALTY * guess_rate(exercise)
+    return distance
 
 
 def _review_candidates(

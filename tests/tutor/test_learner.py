@@ -1,5 +1,6 @@
 """The learner model's algorithms, on hand-computed values and as properties."""
 
+import math
 import random
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from courses import fileformat
 from tests.conftest import SAMPLE_COURSE
+from tests.content import course as llm101n
 from tutor import learner
 from tutor.learner import BKTParams
 
@@ -171,5 +173,104 @@ def test_after_a_run_of_misses_the_policy_offers_mastered_ground_then_moves_on()
     footing = learner.next_activity(SPEC, state)
     assert footing.is_review and footing.step_slug == "counting-characters"
     assert "keep your footing" in footing.reason
-    forward = learner.next_activity(SPEC, state, last_was_review=True)
+    # The student gets the consolidation right, and the frontier comes back once the recent
+    # answers with the next new exercise are expected within the band again.
+    for _ in range(learner.RECENT_WINDOW - 1):
+        state.recent.append(True)
+        suggestion = learner.next_activity(SPEC, state)
+        if not suggestion.is_review:
+            break
+    assert suggestion.step_slug == "probabilities" and not suggestion.is_review
+    rate = learner.expected_recent_success(state, suggestion.predicted)
+    assert rate >= 0.75 - learner.CHALLENGE_BAND
+
+
+def test_without_misses_the_policy_moves_forward():
+    state = learner.LearnerState(
+        mastery={"character-counts": 0.99, "normalisation": 0.2}, recent=[True, True, True, False]
+    )
+    forward = learner.next_activity(SPEC, state)
     assert forward.step_slug == "probabilities" and not forward.is_review
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(GRAPH.order), probability),
+    st.lists(st.booleans(), max_size=12),
+)
+def test_consolidation_ends_while_the_student_succeeds(mastery, recent):
+    """However the recent answers went, successes on mastered ground bring the frontier back
+    within RECENT_WINDOW - 1 suggestions."""
+    state = learner.LearnerState(mastery=mastery, recent=list(recent))
+    for _ in range(learner.RECENT_WINDOW):
+        suggestion = learner.next_activity(SPEC, state)
+        if suggestion is None or not suggestion.is_review:
+            break
+        state.recent.append(True)
+    assert suggestion is None or not suggestion.is_review
+
+
+def _beta_for(predicted: float, bkt: float) -> float:
+    """The item difficulty that makes an item predicted at `bkt` by BKT come out at
+    `predicted`."""
+
+    def logit(p: float) -> float:
+        return math.log(p / (1 - p))
+
+    return logit(bkt) - logit(predicted)
+
+
+@pytest.mark.parametrize(
+    ("free", "choice", "expected"),
+    [
+        # Both below the band: the gentler one, recognising before recalling (the closest).
+        (0.55, 0.62, "most-common"),
+        # Both within the band: the one that is hard to guess, whose success confirms mastery.
+        (0.70, 0.78, "count-l"),
+    ],
+)
+def test_guessable_items_count_as_further_only_within_the_band(free, choice, expected):
+    p = 0.5
+    bkt_free = learner.bkt_predict(p, 0.1, 0.02)
+    bkt_choice = learner.bkt_predict(p, 0.1, 1 / 3)  # three options
+    state = learner.LearnerState(
+        mastery={"character-counts": p},
+        beta={
+            ("counting-characters", "count-l"): _beta_for(free, bkt_free),
+            ("counting-characters", "most-common"): _beta_for(choice, bkt_choice),
+        },
+    )
+    suggestion = learner.next_activity(SPEC, state)
+    assert suggestion.step_slug == "counting-characters"
+    assert suggestion.exercise_slug == expected
+
+
+def test_prerequisite_checks_go_through_each_prerequisite_once_per_streak():
+    spec = llm101n.course()
+    before = spec.concept("logits").requires  # matmul, nll-loss, gradient-descent
+    assert len(before) == 3
+    mastery = dict.fromkeys(
+        [c.slug for c in spec.concepts if c.slug != "logits" and not c.prior_knowledge], 0.0
+    )
+    for concept in learner.ConceptGraph.from_spec(spec).ancestors["logits"]:
+        mastery[concept] = 0.99
+    mastery.update({"matmul": 0.96, "nll-loss": 0.97, "gradient-descent": 0.98, "logits": 0.3})
+    state = learner.LearnerState(mastery=mastery)
+    for _ in range(learner.STUCK_AFTER):
+        learner.record_streaks(state, spec, ["logits"], False)
+    checked = []
+    for _ in range(len(before) + 1):
+        suggestion = learner.next_activity(spec, state)
+        if "which it builds on" not in suggestion.reason:
+            break
+        step = spec.step(suggestion.step_slug)
+        exercise = next(e for e in step.exercises if e.slug == suggestion.exercise_slug)
+        assert exercise.kind != "multiple_choice"  # a check that a guess cannot pass
+        checked += step.teaches
+        learner.record_streaks(state, spec, step.teaches, True)  # it proves solid
+    # The weakest first, each once; then the student goes on with logits itself.
+    assert checked == ["matmul", "nll-loss", "gradient-descent"]
+    assert suggestion.step_slug == "neural-bigram"
+    # A right answer on logits ends the streak; a new streak checks them all again.
+    learner.record_streaks(state, spec, ["logits"], True)
+    assert not state.wrong_streak and not state.proven
