@@ -1,7 +1,7 @@
 """Production (docker-compose): every integration is required and named in the error if missing."""
 
 from eureka.settings.base import *  # noqa: F403
-from eureka.settings.base import REDIS_CACHE, env
+from eureka.settings.base import REDIS_CACHE, database_pool, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -19,8 +19,12 @@ CSRF_TRUSTED_ORIGINS = env.list(
 ALLOWED_HOSTS = [*PUBLIC_HOSTS, "127.0.0.1"]
 
 DATABASES = {"default": env.database("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+# 0: a connection per request. Under ASGI each request runs its database work on a thread of
+# its own, so a kept connection outlives its thread unused until PostgreSQL refuses new clients
+# (seen with bench/load.py: "too many clients already" at 200 students).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+database_pool(DATABASES["default"])
 
 REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss"))
 CHANNEL_LAYERS = {

@@ -2,7 +2,11 @@
 in-memory channel layer. Tests that need Redis ask for it explicitly (marker `redis`)."""
 
 from eureka.settings.base import *  # noqa: F403
-from eureka.settings.base import env
+from eureka.settings.base import DATABASES, env
+
+# The suite opens and closes test databases; Django's pool is proven by bench/load.py and by
+# tests/eureka/test_settings_pool.py instead.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 
 DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"  # noqa: S105
