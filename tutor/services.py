@@ -362,12 +362,22 @@ def mastery_record_answer(
     return result
 
 
+# Answers replayed to rebuild a student's wrong streaks (and the prerequisites proven since).
+STREAK_HISTORY = 50
+
+
 def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.LearnerState:
     rows = list(ConceptMastery.objects.filter(user=user, course=course))
     solved = progress.solved_exercises(user, course)
     statuses = progress.ramp_status(spec, solved, progress.mastered_concepts(user, course))
     now = timezone.now()
-    return learner.LearnerState(
+    history = list(
+        Attempt.objects.filter(user=user, course_version__course=course, is_probe=False)
+        .exclude(grading__in=(Attempt.Grading.PENDING, Attempt.Grading.NEEDS_TA))
+        .order_by("-created_at", "-id")
+        .values_list("step_slug", "exercise_slug", "correct")[:STREAK_HISTORY]
+    )[::-1]
+    state = learner.LearnerState(
         mastery={r.concept_slug: r.p_known for r in rows},
         theta={r.concept_slug: r.ability for r in rows},
         beta={
@@ -377,13 +387,17 @@ def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.Learn
         solved=solved,
         completed_steps={s.step.slug for s in statuses if s.state == progress.StepState.DONE},
         due_reviews=[r.concept_slug for r in rows if r.review_due and r.review_due <= now],
-        recent=list(
-            Attempt.objects.filter(user=user, course_version__course=course, is_probe=False)
-            .exclude(grading=Attempt.Grading.PENDING)
-            .order_by("-created_at")
-            .values_list("correct", flat=True)[: learner.RECENT_WINDOW]
-        )[::-1],
+        recent=[correct for _, _, correct in history][-learner.RECENT_WINDOW :],
     )
+    # The wrong streaks per concept, as the policy's prerequisite checks need them.
+    for step_slug, exercise_slug, correct in history:
+        step = spec.step(step_slug)
+        exercise = (
+            next((e for e in step.exercises if e.slug == exercise_slug), None) if step else None
+        )
+        if step is not None and exercise is not None:
+            learner.record_streaks(state, spec, exercise_concepts(step, exercise), correct)
+    return state
 
 
 def next_activity_for(
