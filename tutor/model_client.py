@@ -5,6 +5,8 @@ Settings are read when a client is made, not at import.
 
 from __future__ import annotations
 
+import threading
+
 import openai
 from django.conf import settings
 
@@ -13,13 +15,26 @@ class ModelUnavailable(Exception):
     """The model server could not be reached or answered with an error."""
 
 
+_clients: dict[tuple[str, str, float, int], openai.OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
 def get_client(*, timeout: float | None = None, max_retries: int = 2) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=settings.EUREKA_MODEL_BASE_URL,
-        api_key=settings.EUREKA_MODEL_API_KEY,
-        timeout=timeout if timeout is not None else settings.EUREKA_MODEL_TIMEOUT,
-        max_retries=max_retries,
+    """A client for the configured server, made once per setting and shared (it is thread-safe
+    and keeps its connections open): making one costs milliseconds a student would wait."""
+    key = (
+        str(settings.EUREKA_MODEL_BASE_URL),
+        str(settings.EUREKA_MODEL_API_KEY),
+        float(timeout if timeout is not None else settings.EUREKA_MODEL_TIMEOUT),
+        max_retries,
     )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = openai.OpenAI(
+                base_url=key[0], api_key=key[1], timeout=key[2], max_retries=max_retries
+            )
+    return client
 
 
 def chat_model_name(client: openai.OpenAI) -> str:
