@@ -79,6 +79,9 @@ class StepSpec:
     probes: list[ExerciseSpec] = field(default_factory=list)
     source: Source | None = field(default_factory=_no_source, compare=False, repr=False)
 
+    def exercise(self, slug: str) -> ExerciseSpec | None:
+        return next((e for e in self.exercises if e.slug == slug), None)
+
 
 @dataclass
 class ChapterSpec:

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from courses import selectors
-from courses.spec import CourseSpec, ExerciseSpec, StepSpec
+from courses.spec import CourseSpec, StepSpec
 from tutor import model_client, ta
 from tutor.models import (
     Attempt,
@@ -152,17 +152,11 @@ def _current_exercise_slug(conversation: Conversation, step: StepSpec | None) ->
     return row.exercise_slug if row else step.exercises[0].slug
 
 
-def _exercise(step: StepSpec | None, slug: str) -> ExerciseSpec | None:
-    if step is None:
-        return None
-    return next((e for e in step.exercises if e.slug == slug), None)
-
-
 def snapshot_for(conversation: Conversation, exercise_slug: str = "") -> dict[str, Any]:
     """The student's situation now: last messages, step, exercise, attempts and mastery."""
     spec, step = _spec_step(conversation)
     exercise_slug = exercise_slug or _current_exercise_slug(conversation, step)
-    exercise = _exercise(step, exercise_slug)
+    exercise = step.exercise(exercise_slug) if step else None
     messages = list(
         conversation.messages.filter(complete=True).order_by("-created_at", "-id")[
             :SNAPSHOT_MESSAGES
@@ -388,8 +382,13 @@ def check_after_turn(*, conversation_id: int) -> Escalation | None:
         .order_by("-created_at", "-id")
         .first()
     )
-    generated = last is not None and not last.flags.get("generation_off") and bool(last.model)
-    if generated and last is not None and _DOES_NOT_KNOW.search(last.content):
+    # Only the model's own words: authored text (generation off) is the course speaking.
+    if (
+        last is not None
+        and last.model
+        and not last.flags.get("generation_off")
+        and (_DOES_NOT_KNOW.search(last.content))
+    ):
         escalation_open(
             conversation=conversation,
             reason=Reason.UNANSWERED,
@@ -458,7 +457,7 @@ def check_after_attempt(*, attempt_id: int) -> list[Escalation]:
             )
         )
     step = CourseSpec.from_json(attempt.course_version.spec).step(attempt.step_slug)
-    exercise = _exercise(step, attempt.exercise_slug)
+    exercise = step.exercise(attempt.exercise_slug) if step else None
     if exercise is not None and exercise.hints and attempt.hints_used >= len(exercise.hints):
         opened.append(
             open_case(

@@ -163,9 +163,7 @@ def attempt_grade_by_rubric(*, attempt_id: int, verdict: dict[str, object] | Non
     attempt.save(update_fields=["correct", "feedback", "grading"])
     spec = CourseSpec.from_json(attempt.course_version.spec)
     step = spec.step(attempt.step_slug)
-    exercise = (
-        next((e for e in step.exercises if e.slug == attempt.exercise_slug), None) if step else None
-    )
+    exercise = step.exercise(attempt.exercise_slug) if step else None
     if step is not None and exercise is not None:
         course = attempt.course_version.course
         if correct:
@@ -392,9 +390,7 @@ def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.Learn
     # The wrong streaks per concept, as the policy's prerequisite checks need them.
     for step_slug, exercise_slug, correct in history:
         step = spec.step(step_slug)
-        exercise = (
-            next((e for e in step.exercises if e.slug == exercise_slug), None) if step else None
-        )
+        exercise = step.exercise(exercise_slug) if step else None
         if step is not None and exercise is not None:
             learner.record_streaks(state, spec, exercise_concepts(step, exercise), correct)
     return state
@@ -562,11 +558,7 @@ def concept_params_refit(*, course: Course) -> dict[str, learner.BKTParams]:
                 attempt.course_version.spec
             )
         step = spec.step(attempt.step_slug)
-        exercise = (
-            next((e for e in step.exercises if e.slug == attempt.exercise_slug), None)
-            if step
-            else None
-        )
+        exercise = step.exercise(attempt.exercise_slug) if step else None
         if step is None or exercise is None:
             continue
         for concept in exercise_concepts(step, exercise):

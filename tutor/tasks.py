@@ -97,9 +97,7 @@ def grade_short_answer(attempt_id: int) -> str:
 
     spec = CourseSpec.from_json(attempt.course_version.spec)
     step = spec.step(attempt.step_slug)
-    exercise = (
-        next((e for e in step.exercises if e.slug == attempt.exercise_slug), None) if step else None
-    )
+    exercise = step.exercise(attempt.exercise_slug) if step else None
     verdict = None
     if exercise is not None:
         verdict = model_client.grade(

@@ -195,7 +195,7 @@ def _exercise(
 ) -> tuple[access.Study, StepSpec, ExerciseSpec]:
     study = access.access_course_for_study(request.user, slug)
     step_spec = access.access_step_for_study(request.user, study, step)
-    exercise_spec = next((e for e in step_spec.exercises if e.slug == exercise), None)
+    exercise_spec = step_spec.exercise(exercise)
     if exercise_spec is None:
         raise Http404("No such exercise in this step.")
     return study, step_spec, exercise_spec
