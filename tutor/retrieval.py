@@ -280,7 +280,9 @@ def index_version(version_id: int) -> IndexResult:
     for start in range(0, len(pending), EMBED_BATCH):
         batch = pending[start : start + EMBED_BATCH]
         try:
-            vectors = _checked(model_client.embed([_embedding_input(*row[1:]) for row in batch]))
+            vectors = checked_vectors(
+                model_client.embed([_embedding_input(*row[1:]) for row in batch])
+            )
         except ModelUnavailable as error:
             left = len(pending) - start
             log.warning(
@@ -301,7 +303,7 @@ def index_version(version_id: int) -> IndexResult:
     return IndexResult(version_id, len(chunks), embedded, replaced)
 
 
-def _checked(vectors: list[list[float]]) -> list[list[float]]:
+def checked_vectors(vectors: list[list[float]]) -> list[list[float]]:
     # A server with another embedding model is a misconfiguration the TA must survive: it is
     # treated as no embeddings at all (full text still works), not as a crash.
     for vector in vectors:
@@ -433,7 +435,7 @@ def _embed_query(query: str) -> list[float]:
         raise ModelUnavailable(str(error)) from error
     if len(reply.data) != 1:
         raise ModelUnavailable(f"{len(reply.data)} embeddings came back for one query")
-    return _checked([reply.data[0].embedding])[0]
+    return checked_vectors([reply.data[0].embedding])[0]
 
 
 def _vector_ranking(
@@ -482,7 +484,7 @@ def _text_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[i
         .order_by("-rank", "position")
         .values_list("pk", flat=True)[:pool]
     )
-    terms = [_prefix_query(term) for term in _loose_terms(query)]
+    terms = [_prefix_query(term) for term in content_words(query)]
     if terms and len(found) < pool:
         shared = reduce(
             operator.add, (Case(When(document=term, then=1), default=0) for term in terms)
@@ -501,7 +503,7 @@ def _text_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[i
 _WORD = re.compile(r"[^\W_]+")
 
 
-def _loose_terms(query: str) -> list[str]:
+def content_words(query: str) -> list[str]:
     """The query's content words as prefixes: words of more than five letters lose up to three
     final letters (keeping five), so "probability" meets "probabilities" and "dividing" meets
     "divide" without a stemmer that would know one language only. Stop words, single letters
@@ -514,16 +516,6 @@ def _loose_terms(query: str) -> list[str]:
             if len(word) > 1 and word not in _STOP_WORDS:
                 terms[word[: max(5, len(word) - 3)]] = None
     return list(terms)[:MAX_LOOSE_TERMS]
-
-
-def content_words(text: str) -> list[str]:
-    """The text's content words as the loose full-text search sees them (see _loose_terms)."""
-    return _loose_terms(text)
-
-
-def checked_vectors(vectors: list[list[float]]) -> list[list[float]]:
-    """The vectors, or ModelUnavailable when they are not the embedding model's size."""
-    return _checked(vectors)
 
 
 def _prefix_query(term: str) -> SearchQuery:
