@@ -144,6 +144,7 @@ class GPT:
         return KVCache(self.config, n_slots, max_len, self.device, self.dtype)
 
     @torch.inference_mode()
+    @sdpa_kernel(_ATTENTION_BACKENDS)
     def forward(
         self,
         idx: torch.Tensor,
@@ -161,18 +162,6 @@ class GPT:
         embedding is what the next call smears with. Positions after it (right padding) compute
         garbage that nobody reads.
         """
-        with sdpa_kernel(_ATTENTION_BACKENDS):
-            return self._forward(idx, positions, cache, slots, last)
-
-    def _forward(
-        self,
-        idx: torch.Tensor,
-        positions: torch.Tensor | None = None,
-        cache: KVCache | None = None,
-        slots: slice | None = None,
-        last: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The forward pass itself (see `forward`)."""
         cfg, arch = self.config, self.arch
         B, T = idx.shape
         if positions is None:
