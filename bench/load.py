@@ -19,13 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -35,9 +32,8 @@ import httpx2
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ta_latency import FIXTURE, free_port, make_students, percentile, wait_for  # noqa: E402
+from stack import ROOT, make_students, percentile, running_stack
 
 COURSE = "sample-ramp"
 STEP = "counting-characters"
@@ -186,62 +182,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-actions", type=int, default=100, help="per student")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        worker_port, app_port = free_port(), free_port()
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "EUREKA_", "MODELWORKER_"))
-        }
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
-        worker_log, app_log = Path(tmp) / "worker.log", Path(tmp) / "app.log"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "modelworker", "serve", "--base-dir", str(FIXTURE),
-             "--device", "cpu", "--host", "127.0.0.1", "--port", str(worker_port),
-             "--max-batch", "64"],
-            cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        data_dir = str(Path(tmp) / "data")
-        app_env = {
-            **env,
-            "EUREKA_DATA_DIR": data_dir,
-            "EUREKA_MODEL_BASE_URL": f"http://127.0.0.1:{worker_port}/v1",
-            "EUREKA_TA_PROMPT_CHARS": "300",
-            "EUREKA_TA_MAX_TOKENS": "16",
-            "EUREKA_TA_MESSAGES_PER_MINUTE": "1000",
-        }
-        app = subprocess.Popen(
-            [sys.executable, "-m", "eureka.launcher", "--port", str(app_port)],
-            cwd=ROOT, env=app_env, stdout=app_log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            wait_for(f"http://127.0.0.1:{worker_port}/health", worker_log)
-            wait_for(f"http://127.0.0.1:{app_port}/healthz", app_log)
-            cookies = make_students(data_dir, args.students, "load")
-            started = time.monotonic()
-            tally = asyncio.run(
-                run(f"http://127.0.0.1:{app_port}", cookies, args.seconds, args.max_actions)
-            )
-            elapsed = time.monotonic() - started
-            stored = stored_replies(data_dir, tally.sent)
-            if tally.errors:
-                lines = app_log.read_text().splitlines()
-                at = [i for i, line in enumerate(lines) if " ERROR " in line]
-                print(f"the app logged {len(at)} errors; the first, with its traceback:")
-                if at:
-                    print("\n".join("  " + line[:300] for line in lines[at[0] : at[0] + 60]))
-        except BaseException:
-            print("the app's log ends with:\n" + app_log.read_text()[-4000:])
-            raise
-        finally:
-            for process in (app, worker):
-                process.send_signal(signal.SIGINT)
-            for process in (app, worker):
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+    with running_stack(worker_args=("--max-batch", "64")) as stack:
+        cookies = make_students(stack.data_dir, args.students, "load")
+        started = time.monotonic()
+        tally = asyncio.run(run(stack.app_url, cookies, args.seconds, args.max_actions))
+        elapsed = time.monotonic() - started
+        stored = stored_replies(stack.data_dir, tally.sent)
+        if tally.errors:
+            lines = stack.app_log.read_text().splitlines()
+            at = [i for i, line in enumerate(lines) if " ERROR " in line]
+            print(f"the app logged {len(at)} errors; the first, with its traceback:")
+            if at:
+                print("\n".join("  " + line[:300] for line in lines[at[0] : at[0] + 60]))
     total = sum(len(v) for v in tally.latencies.values())
     print(
         f"{args.students} students for {elapsed:.0f} s: {total} actions ({total / elapsed:.1f}/s)"

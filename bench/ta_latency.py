@@ -17,46 +17,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-FIXTURE = ROOT / "tests/fixtures/nanochat/head"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import make_students, percentile, running_stack
+
 QUESTION = "Why do we count characters first?"
 PLAN_MS: list[float] = []  # the TA's own report of the time it spent preparing each turn
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(url: str, log: Path, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not come up:\n{log.read_text()[-3000:]}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
 async def worker_ttft(base_url: str, students: int, rounds: int = 1) -> list[float]:
@@ -119,44 +90,6 @@ async def socket_ttft(port: int, cookies: list[str], rounds: int = 1) -> list[fl
     return [t for ts in await asyncio.gather(*(one(c) for c in cookies)) for t in ts]
 
 
-def make_students(data_dir: str, count: int, tag: str) -> list[str]:
-    """Enrolled students of the sample course with signed-in sessions (run in a child process
-    so this one never loads Django)."""
-    code = f"""
-import os, django, json
-os.environ["EUREKA_DATA_DIR"] = {data_dir!r}
-os.environ["DJANGO_SETTINGS_MODULE"] = "eureka.settings.local"
-django.setup()
-from django.conf import settings
-from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-from accounts.models import User
-from courses import fileformat, services
-from courses.models import Course
-from tutor.models import Enrollment
-if not Course.objects.filter(slug="sample-ramp").exists():
-    _, _, files = fileformat.read_folder(settings.BASE_DIR / "tests/fixtures/courses/sample-ramp")
-    course = services.course_import(files=files).course
-    services.course_publish(course=course, user=None)
-course = Course.objects.get(slug="sample-ramp")
-cookies = []
-for i in range({count}):
-    user, _ = User.objects.get_or_create(username=f"bench-{tag}-{{i}}")
-    Enrollment.objects.get_or_create(user=user, course=course)
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    cookies.append(f"{{settings.SESSION_COOKIE_NAME}}={{session.session_key}}")
-print(json.dumps(cookies))
-"""
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return list(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -164,74 +97,31 @@ def main() -> None:
     parser.add_argument("--students", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--rounds", type=int, default=10, help="messages per student")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        worker_port, app_port = free_port(), free_port()
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "EUREKA_", "MODELWORKER_"))
-        }
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
-        worker_log, app_log = Path(tmp) / "worker.log", Path(tmp) / "app.log"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "modelworker", "serve", "--base-dir", str(FIXTURE),
-             "--device", "cpu", "--host", "127.0.0.1", "--port", str(worker_port)],
-            cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        data_dir = str(Path(tmp) / "data")
-        app_env = {
-            **env,
-            "EUREKA_DATA_DIR": data_dir,
-            "EUREKA_MODEL_BASE_URL": f"http://127.0.0.1:{worker_port}/v1",
-            "EUREKA_TA_PROMPT_CHARS": "300",
-            "EUREKA_TA_MAX_TOKENS": "16",
-            "EUREKA_TA_MESSAGES_PER_MINUTE": "1000",
-            "EUREKA_LOG_LEVEL": "INFO",
-        }
-        app = subprocess.Popen(
-            [sys.executable, "-m", "eureka.launcher", "--port", str(app_port)],
-            cwd=ROOT, env=app_env, stdout=app_log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            wait_for(f"http://127.0.0.1:{worker_port}/health", worker_log)
-            wait_for(f"http://127.0.0.1:{app_port}/healthz", app_log)
-            base_url = f"http://127.0.0.1:{worker_port}/v1"
-            asyncio.run(worker_ttft(base_url, 2))  # warm up
-            asyncio.run(socket_ttft(app_port, make_students(data_dir, 2, "warm")))
+    with running_stack(app_env={"EUREKA_LOG_LEVEL": "INFO"}) as stack:
+        base_url = stack.worker_url
+        asyncio.run(worker_ttft(base_url, 2))  # warm up
+        asyncio.run(socket_ttft(stack.app_port, make_students(stack.data_dir, 2, "warm")))
+        print(
+            f"{'students':>8} {'worker p50':>11} {'p95':>8} {'socket p50':>11} {'p95':>8} "
+            f"{'overhead p50':>13} {'p95':>8}"
+        )
+        for count in args.students:
+            cookies = make_students(stack.data_dir, count, f"n{count}")
+            at_worker = asyncio.run(worker_ttft(base_url, count, args.rounds))
+            at_socket = asyncio.run(socket_ttft(stack.app_port, cookies, args.rounds))
+            w50, w95 = statistics.median(at_worker) * 1000, percentile(at_worker, 0.95) * 1000
+            s50, s95 = statistics.median(at_socket) * 1000, percentile(at_socket, 0.95) * 1000
             print(
-                f"{'students':>8} {'worker p50':>11} {'p95':>8} {'socket p50':>11} {'p95':>8} "
-                f"{'overhead p50':>13} {'p95':>8}"
+                f"{count:>8} {w50:>9.1f}ms {w95:>6.1f}ms {s50:>9.1f}ms {s95:>6.1f}ms "
+                f"{s50 - w50:>11.1f}ms {s95 - w95:>6.1f}ms"
             )
-            for count in args.students:
-                cookies = make_students(data_dir, count, f"n{count}")
-                at_worker = asyncio.run(worker_ttft(base_url, count, args.rounds))
-                at_socket = asyncio.run(socket_ttft(app_port, cookies, args.rounds))
-                w50, w95 = statistics.median(at_worker) * 1000, percentile(at_worker, 0.95) * 1000
-                s50, s95 = statistics.median(at_socket) * 1000, percentile(at_socket, 0.95) * 1000
-                print(
-                    f"{count:>8} {w50:>9.1f}ms {w95:>6.1f}ms {s50:>9.1f}ms {s95:>6.1f}ms "
-                    f"{s50 - w50:>11.1f}ms {s95 - w95:>6.1f}ms"
-                )
-                print(
-                    f"{'':>8} of which preparing the turn (p50): {statistics.median(PLAN_MS):.1f}ms"
-                )
-                PLAN_MS.clear()
-            turns = [line for line in app_log.read_text().splitlines() if ": planned in " in line]
-            print("last turns, as the TA logged them:")
-            for line in turns[-3:]:
-                print("  " + line.split("tutor.ta: ")[-1])
-        except BaseException:
-            print("the app's log ends with:\n" + app_log.read_text()[-4000:])
-            raise
-        finally:
-            for process in (app, worker):
-                process.send_signal(signal.SIGINT)
-            for process in (app, worker):
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            print(f"{'':>8} of which preparing the turn (p50): {statistics.median(PLAN_MS):.1f}ms")
+            PLAN_MS.clear()
+        log = stack.app_log.read_text().splitlines()
+        turns = [line for line in log if ": planned in " in line]
+        print("last turns, as the TA logged them:")
+        for line in turns[-3:]:
+            print("  " + line.split("tutor.ta: ")[-1])
 
 
 if __name__ == "__main__":
