@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eureka.settings.local")
+    # This process serves many requests at once, each on a thread: they share a pool of
+    # connections (see eureka.settings.base.database_pool).
+    os.environ.setdefault("DATABASE_POOL_SIZE", "20")
     import django
 
     django.setup()

@@ -98,12 +98,16 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 
 def database_pool(settings_dict: dict[str, Any]) -> None:
-    """Give the database settings a connection pool (psycopg's), unless connections are kept per
-    thread (DATABASE_CONN_MAX_AGE > 0) or DATABASE_POOL_SIZE is 0. Under ASGI every request runs
-    its database work on a thread of its own: without a pool, 200 students at once open 200
-    connections, beyond PostgreSQL's limit ("too many clients already"). With it, a request
-    waits up to DATABASE_POOL_TIMEOUT seconds for one of the process's connections."""
-    size = env.int("DATABASE_POOL_SIZE", 20, minimum=0)
+    """Give the database settings a connection pool (psycopg's) of DATABASE_POOL_SIZE
+    connections, unless connections are kept per thread (DATABASE_CONN_MAX_AGE > 0).
+
+    For the web processes, which `make run` and docker compose's web service configure: under
+    ASGI every request runs its database work on a thread of its own, and without a pool 200
+    students at once open 200 connections, beyond PostgreSQL's limit ("too many clients
+    already"); with it, a request waits up to DATABASE_POOL_TIMEOUT seconds for one of the
+    process's connections. Off (0) by default: Celery workers fork, and a pool's connections and
+    thread do not survive a fork."""
+    size = env.int("DATABASE_POOL_SIZE", 0, minimum=0)
     if size and not settings_dict.get("CONN_MAX_AGE"):
         # With CONN_HEALTH_CHECKS Django has the pool check each connection before handing it
         # out, so a connection the server dropped (a restart) is replaced.
