@@ -156,6 +156,7 @@ def answer(
     params = learner.DEFAULT_PARAMS
     concepts = [c for c in exercise_concepts(step, exercise) if c in graph.names]
     predicted = learner.predict(state, step, exercise, {})
+    state.last_was_review = learner.on_mastered_ground(state.mastery, concepts)
     correct = student.answers(concepts, exercise.kind)
     guess = learner.guess_rate(exercise, params)
     key = (step.slug, exercise.slug)
@@ -200,13 +201,11 @@ def practise_adaptive(
     observations: dict[str, int] = {}
     reviews = Reviews()
     outcomes: list[bool] = []
-    last_was_review = False
     while len(outcomes) < MAX_EXERCISES and not all_mastered(state, graph):
         state.due_reviews = reviews.due()
-        suggestion = learner.next_activity(spec, state, last_was_review=last_was_review)
+        suggestion = learner.next_activity(spec, state)
         if suggestion is None:
             break
-        last_was_review = suggestion.is_review
         step = spec.step(suggestion.step_slug)
         assert step is not None
         exercise = next(e for e in step.exercises if e.slug == suggestion.exercise_slug)

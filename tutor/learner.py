@@ -287,9 +287,22 @@ class LearnerState:
     # Per concept on a wrong streak: the prerequisites that proved solid since it began.
     proven: dict[str, set[str]] = field(default_factory=dict)
     recent: list[bool] = field(default_factory=list)  # the last answers, oldest first
+    # The last graded answer was on mastered ground (a review, a consolidation or a prerequisite
+    # check): a due review then waits one exercise, so that new material comes between reviews.
+    last_was_review: bool = False
 
 
 RECENT_WINDOW = 8
+
+
+def on_mastered_ground(
+    mastery: Mapping[str, float], concepts: Iterable[str], threshold: float = MASTERY_THRESHOLD
+) -> bool:
+    """Whether an exercise on these concepts is a review for the student (every concept already
+    mastered before the answer). The web app stores it with each graded answer, the simulator
+    computes it the same way; both feed it back as LearnerState.last_was_review."""
+    concepts = list(concepts)
+    return bool(concepts) and all(mastery.get(c, 0.0) >= threshold for c in concepts)
 
 
 def recent_success(state: LearnerState) -> float | None:
@@ -377,16 +390,15 @@ def next_activity(
     *,
     target: float = TARGET_SUCCESS,
     threshold: float = MASTERY_THRESHOLD,
-    last_was_review: bool = False,
 ) -> Suggestion | None:
-    """The exercise the student will probably, but not surely, get right; a due review every
-    other time; after misses, a check of a prerequisite or a consolidation exercise that keeps
-    the recent success rate in the band. None when every concept is mastered and nothing is
-    due."""
+    """The exercise the student will probably, but not surely, get right; a due review unless
+    the last answer already was on mastered ground (state.last_was_review); after misses, a
+    check of a prerequisite or a consolidation exercise that keeps the recent success rate in
+    the band. None when every concept is mastered and nothing is due."""
     params = params or {}
     unlocked = unlocked_steps(spec, state, threshold)
     names = {c.slug: c.name for c in spec.concepts}
-    reviews = [] if last_was_review else _review_candidates(spec, state, params, unlocked)
+    reviews = [] if state.last_was_review else _review_candidates(spec, state, params, unlocked)
     if reviews:
         predicted, step, exercise, concept = reviews[0]
         return Suggestion(

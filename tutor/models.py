@@ -79,6 +79,11 @@ class Attempt(models.Model):
         help_text="How much knowledge tracing moved on the exercise's concepts (sum of the "
         "changes in P(known)) when this answer was graded; empty until graded.",
     )
+    on_mastered_ground = models.BooleanField(
+        default=False,
+        help_text="Every concept of the exercise was already mastered when this answer was "
+        "graded: it was a review, and the next suggestion is not another due review.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -327,6 +327,7 @@ def mastery_record_answer(
         beta={(step.slug, exercise.slug): item.beta},
     )
     predicted = learner.predict(state, step, exercise, params)
+    on_mastered_ground = learner.on_mastered_ground(state.mastery, concepts)
     result = {}
     gain = 0.0
     for concept, row in rows.items():
@@ -355,8 +356,10 @@ def mastery_record_answer(
     item.answers += 1
     item.save(update_fields=["beta", "answers"])
     if attempt is not None:
-        Attempt.objects.filter(pk=attempt.pk).update(mastery_gain=gain)
-        attempt.mastery_gain = gain
+        Attempt.objects.filter(pk=attempt.pk).update(
+            mastery_gain=gain, on_mastered_ground=on_mastered_ground
+        )
+        attempt.mastery_gain, attempt.on_mastered_ground = gain, on_mastered_ground
     return result
 
 
@@ -373,7 +376,7 @@ def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.Learn
         Attempt.objects.filter(user=user, course_version__course=course, is_probe=False)
         .exclude(grading__in=(Attempt.Grading.PENDING, Attempt.Grading.NEEDS_TA))
         .order_by("-created_at", "-id")
-        .values_list("step_slug", "exercise_slug", "correct")[:STREAK_HISTORY]
+        .values_list("step_slug", "exercise_slug", "correct", "on_mastered_ground")[:STREAK_HISTORY]
     )[::-1]
     state = learner.LearnerState(
         mastery={r.concept_slug: r.p_known for r in rows},
@@ -385,10 +388,11 @@ def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.Learn
         solved=solved,
         completed_steps={s.step.slug for s in statuses if s.state == progress.StepState.DONE},
         due_reviews=[r.concept_slug for r in rows if r.review_due and r.review_due <= now],
-        recent=[correct for _, _, correct in history][-learner.RECENT_WINDOW :],
+        recent=[correct for _, _, correct, _ in history][-learner.RECENT_WINDOW :],
+        last_was_review=bool(history) and history[-1][3],
     )
     # The wrong streaks per concept, as the policy's prerequisite checks need them.
-    for step_slug, exercise_slug, correct in history:
+    for step_slug, exercise_slug, correct, _ in history:
         step = spec.step(step_slug)
         exercise = step.exercise(exercise_slug) if step else None
         if step is not None and exercise is not None:
@@ -396,16 +400,14 @@ def learner_state(user: User, course: Course, spec: CourseSpec) -> learner.Learn
     return state
 
 
-def next_activity_for(
-    *, user: User, course: Course, spec: CourseSpec, last_was_review: bool = False
-) -> learner.Suggestion | None:
-    state = learner_state(user, course, spec)
+def next_activity_for(*, user: User, course: Course, spec: CourseSpec) -> learner.Suggestion | None:
+    """The policy's suggestion from the stored state, as the simulator runs it (bench/
+    adaptive_sim.py): whether the last answer was a review comes from that answer."""
     return learner.next_activity(
         spec,
-        state,
+        learner_state(user, course, spec),
         concept_params(course),
         target=course.target_success,
-        last_was_review=last_was_review,
     )
 
 

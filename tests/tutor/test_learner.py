@@ -142,8 +142,17 @@ def test_the_policy_picks_the_exercise_closest_to_the_target_and_interleaves_rev
     )
     review = learner.next_activity(SPEC, reviewing)
     assert review.is_review and "Character counts" in review.reason
-    after = learner.next_activity(SPEC, reviewing, last_was_review=True)
+    reviewing.last_was_review = True
+    after = learner.next_activity(SPEC, reviewing)
     assert not after.is_review
+
+
+def test_an_exercise_is_a_review_when_all_its_concepts_were_mastered_before_the_answer():
+    mastery = {"character-counts": 0.97, "normalisation": 0.6}
+    assert learner.on_mastered_ground(mastery, ["character-counts"])
+    assert not learner.on_mastered_ground(mastery, ["character-counts", "normalisation"])
+    assert not learner.on_mastered_ground(mastery, ["bigram-model"])
+    assert not learner.on_mastered_ground(mastery, [])
 
 
 def test_em_refit_recovers_parameters_from_simulated_answers():
