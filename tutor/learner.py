@@ -15,8 +15,9 @@ difficulty and ability, the placement probe, and the choice of the next activity
 - The next activity is the exercise of an unlocked step, on a concept not yet mastered, whose
   predicted success is closest to the course's target (0.75 by default). Within the band around
   the target (+-0.1) the item hardest to guess is preferred, since its success confirms mastery;
-  below the band the predicted success alone decides, which favours recognising the right option
-  before recalling it. A student who is still learning a concept misses most attempts at it, so
+  below the band the item easiest to recognise is preferred (its guess rate counts as closeness),
+  since a student still learning the concept can recognise the right option before recalling
+  it. A student who is still learning a concept misses most attempts at it, so
   when the best exercise would bring the expected success of the recent answers below the band,
   an exercise on mastered ground comes first (consolidation): the realised challenge stays in the
   band instead of the predicted one only. Due reviews of mastered concepts are interleaved, and a
@@ -444,6 +445,7 @@ def next_activity(
 
 
 GUESS_PENALTY = 0.3
+RECOGNITION_BONUS = 1.0  # below the band: the guess rate counts as closeness to the target
 CHALLENGE_BAND = 0.1  # the right challenge: predicted success within the target +- 0.1
 
 
@@ -537,11 +539,16 @@ def _challenge_distance(predicted: float, target: float, exercise: ExerciseSpec)
     success that could be a lucky guess teaches us little about the student, so easily guessed
     items count as a little further: there the free answer confirms mastery in one go. Below
     the band (nothing on the frontier is likely yet, typically a concept the student is still
-    learning), recognising the right option is the gentler step before recalling it, and the
-    predicted success alone decides."""
+    learning), recognising the right option is the gentler step before recalling it: the item's
+    chance of a right answer without the concept (its guess rate) counts as that much closer.
+    The predicted success of a free answer there rests mostly on its authored difficulty,
+    while the chance to recognise the option is sure; and an attempt the student may get right
+    while learning keeps the realised challenge up for the same practice."""
     distance = abs(predicted - target)
     if distance <= CHALLENGE_BAND:
         distance += GUESS_PENALTY * guess_rate(exercise)
+    elif predicted < target:
+        distance -= RECOGNITION_BONUS * guess_rate(exercise)
     return distance
 
 

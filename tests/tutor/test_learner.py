@@ -147,6 +147,19 @@ def test_the_policy_picks_the_exercise_closest_to_the_target_and_interleaves_rev
     assert not after.is_review
 
 
+def test_a_student_still_learning_gets_the_option_to_recognise_before_the_free_answer():
+    # The multiple-choice item looks harder than the free one (its difficulty learnt high), yet
+    # both are below the band: recognising the right option comes first.
+    state = learner.LearnerState(
+        mastery={"character-counts": 0.3}, beta={("counting-characters", "most-common"): 1.0}
+    )
+    step = SPEC.step("counting-characters")
+    by_slug = {e.slug: learner.predict(state, step, e, {}) for e in step.exercises}
+    assert by_slug["most-common"] < by_slug["count-l"] < 0.75 - learner.CHALLENGE_BAND
+    suggestion = learner.next_activity(SPEC, state)
+    assert suggestion is not None and suggestion.exercise_slug == "most-common"
+
+
 def test_an_exercise_is_a_review_when_all_its_concepts_were_mastered_before_the_answer():
     mastery = {"character-counts": 0.97, "normalisation": 0.6}
     assert learner.on_mastered_ground(mastery, ["character-counts"])
