@@ -677,12 +677,12 @@ async def embeddings(request: Request) -> Response:
     dimensions = _integer(body, "dimensions", 1)
     if dimensions not in (None, DIMENSIONS):
         raise _invalid(f"this model has {DIMENSIONS} dimensions only", "dimensions")
-    await asyncio.to_thread(embedder.ready.wait, 300)
+    if not embedder.ready.is_set():
+        await asyncio.to_thread(embedder.ready.wait, 300)
     if embedder.state != "ready":
         raise ApiError(503, embedder.error or "the embedding model is still loading",
                        kind="server_error", headers={"Retry-After": "5"})  # fmt: skip
-    vectors = await asyncio.to_thread(embedder.embed, texts)
-    tokens = await asyncio.to_thread(embedder.count_tokens, texts)
+    vectors, tokens = await asyncio.to_thread(embedder.embed, texts)
     data = []
     for i, vector in enumerate(vectors):
         value: list[float] | str = vector

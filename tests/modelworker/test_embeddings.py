@@ -57,3 +57,20 @@ def test_bad_embedding_requests_get_a_4xx(client: openai.OpenAI) -> None:
         client.embeddings.create(model=MODEL, input="x", dimensions=128)
     with pytest.raises(openai.NotFoundError):
         client.embeddings.create(model="nanochat", input="x")
+
+
+def test_a_text_has_the_same_vector_and_word_pieces_alone_or_in_a_large_batch(
+    client: openai.OpenAI,
+) -> None:
+    """Up to one batch of texts goes straight through the model's modules, a larger request
+    through sentence-transformers' batched `encode`: both give the same vector for a text."""
+    text = "Why do we count characters before we count pairs of them?"
+    alone = client.embeddings.create(model=MODEL, input=[text], encoding_format="float")
+    others = ["A filler sentence about bigrams."] * 40
+    batched = client.embeddings.create(model=MODEL, input=[*others, text], encoding_format="float")
+    vector = sorted(batched.data, key=lambda d: d.index)[-1].embedding
+    assert max(abs(a - b) for a, b in zip(alone.data[0].embedding, vector, strict=True)) < 1e-5
+    # Word pieces with the [CLS] and [SEP] markers, counted the same way on both paths.
+    assert alone.usage.prompt_tokens == 14
+    filler = client.embeddings.create(model=MODEL, input=others[:1], encoding_format="float")
+    assert batched.usage.prompt_tokens == 40 * filler.usage.prompt_tokens + 14
