@@ -95,7 +95,12 @@ def course_spec(course: Course) -> CourseSpec:
 
 
 def latest_version(course: Course) -> CourseVersion | None:
-    return CourseVersion.objects.filter(course=course).order_by("-number").first()
+    return (
+        CourseVersion.objects.filter(course=course)
+        .select_related("course")
+        .order_by("-number")
+        .first()
+    )
 
 
 @lru_cache(maxsize=64)

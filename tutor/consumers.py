@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -14,7 +15,7 @@ from django.http import Http404
 from redis.exceptions import RedisError
 
 from eureka import access
-from tutor import ta
+from tutor import retrieval, ta
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
 
     conversation_id: int | None = None
     group: str | None = None
+    turn: asyncio.Task[None] | None = None  # the last turn this socket started
 
     async def connect(self) -> None:
         await self.accept()
@@ -185,7 +187,14 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 }
             )
             return
-        posted = await _post(self.conversation_id, text, client_id)
+        # The query's embedding (the longest wait of a turn's preparation) starts now, while
+        # the message is stored; not while this socket's last turn still runs (this message is
+        # then refused).
+        busy = self.turn is not None and not self.turn.done()
+        embedding = None if busy else retrieval.prefetch_query_embedding(text)
+        posted = await _post(self.conversation_id, self.scope["user"].pk, text, client_id)
+        if (posted is None or posted.reply is None) and embedding is not None:
+            embedding.cancel()
         if posted is None:
             await self.send_json(
                 {"type": "error", "message": "The TA is still answering your last message."}
@@ -199,7 +208,9 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             # The stored message is answered even when the layer fails here (the socket then
             # closes as unavailable): a reply left unstarted would block the conversation.
             if posted.reply is not None:
-                ta.start_turn(self.conversation_id, posted.message.pk, posted.reply.pk)
+                self.turn = ta.start_turn(
+                    self.conversation_id, posted.message.pk, posted.reply.pk, embedding
+                )
 
     async def ta_event(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "message", "message": event["message"]})
@@ -219,11 +230,10 @@ def _history(conversation: Any) -> list[dict[str, Any]]:
 
 
 @database_sync_to_async
-def _post(conversation_id: int, text: str, client_id: str) -> ta.Posted | None:
-    from tutor.models import Conversation
-
+def _post(conversation_id: int, user_id: int, text: str, client_id: str) -> ta.Posted | None:
     try:
-        conversation = Conversation.objects.get(pk=conversation_id)
-        return ta.post_student_message(conversation=conversation, text=text, client_id=client_id)
+        return ta.post_student_message(
+            conversation_id=conversation_id, user_id=user_id, text=text, client_id=client_id
+        )
     except ta.TurnInProgress:
         return None

@@ -13,6 +13,9 @@ from courses.models import Course
 from courses.spec import CourseSpec, StepSpec
 from tutor.models import ConceptMastery, ExerciseProgress
 
+# Mastery (the knowledge-tracing estimate) at or above which a concept counts as mastered.
+MASTERED = 0.95
+
 
 class StepState(StrEnum):
     DONE = "done"
@@ -46,7 +49,7 @@ def needed_concepts(spec: CourseSpec, step: StepSpec) -> list[str]:
     return list(dict.fromkeys(needed))
 
 
-def mastered_concepts(user: User, course: Course, threshold: float = 0.95) -> set[str]:
+def mastered_concepts(user: User, course: Course, threshold: float = MASTERED) -> set[str]:
     return set(
         ConceptMastery.objects.filter(user=user, course=course, p_known__gte=threshold).values_list(
             "concept_slug", flat=True

@@ -21,23 +21,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import operator
 import re
+import threading
 from collections.abc import Hashable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import reduce
 from typing import TypeVar
 
 import openai
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection, transaction
-from django.db.models import Case, F, QuerySet, When
 from django.urls import reverse
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
-from pgvector.django import CosineDistance
 
 from accounts.models import User
 from courses.models import Course, CourseVersion
@@ -338,8 +334,17 @@ def versions_needing_index() -> list[int]:
 def allowed_steps_for(user: User, course: Course, spec: CourseSpec) -> set[str]:
     """The steps of the spec that the user may open (done or open, not locked): the same rule as
     `eureka.access.access_step_for_study`."""
-    solved = progress.solved_exercises(user, course)
-    mastered = progress.mastered_concepts(user, course)
+    return allowed_steps(
+        spec,
+        solved=progress.solved_exercises(user, course),
+        mastered=progress.mastered_concepts(user, course),
+    )
+
+
+def allowed_steps(
+    spec: CourseSpec, *, solved: set[tuple[str, str]], mastered: set[str]
+) -> set[str]:
+    """`allowed_steps_for` from the student's solved exercises and mastered concepts."""
     return {
         status.step.slug
         for status in progress.ramp_status(spec, solved, mastered)
@@ -369,12 +374,22 @@ def reciprocal_rank_fusion(
 
 
 _EMBEDDER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
+# Query embeddings started and not finished yet, at most: a socket starts one as a message
+# arrives, before the message is accepted, and a flood of messages must not become a flood of
+# calls to the model worker. Past the bound the turn embeds its query itself, in `search`.
+MAX_PENDING_EMBEDDINGS = 32
+_pending = threading.BoundedSemaphore(MAX_PENDING_EMBEDDINGS)
 
 
-def prefetch_query_embedding(query: str) -> Future[list[float]]:
+def prefetch_query_embedding(query: str) -> Future[list[float]] | None:
     """Start embedding the query in the background (an HTTP call to the model worker), so that
-    the caller's database work overlaps it; pass the future to `search`."""
-    return _EMBEDDER.submit(_embed_query, query.strip()[:MAX_QUERY_CHARS])
+    the caller's database work overlaps it; pass the future to `search`. None when
+    MAX_PENDING_EMBEDDINGS are under way already."""
+    if not _pending.acquire(blocking=False):
+        return None
+    future = _EMBEDDER.submit(_embed_query, query.strip()[:MAX_QUERY_CHARS])
+    future.add_done_callback(lambda _: _pending.release())
+    return future
 
 
 def search(
@@ -394,15 +409,21 @@ def search(
     query = query.strip()[:MAX_QUERY_CHARS]
     if not query or not allowed_steps or k <= 0:
         return []
-    # The access filter: part of the WHERE clause of both rankings below.
-    scope = CourseChunk.objects.filter(course_version=version, step_slug__in=sorted(allowed_steps))
+    # The access filter: part of the WHERE clause of every statement below.
+    scope = _Scope(version.pk, sorted(allowed_steps))
     pool = max(MIN_CANDIDATES, 5 * k)
-    nearest = _vector_ranking(scope, query, pool, embedding)
+    # Full text first: the vector ranking may wait for the query's embedding.
     by_text = _text_ranking(scope, query, pool)
-    close = {pk for pk, distance in nearest if distance <= RELEVANT_DISTANCE}
-    fused = reciprocal_rank_fusion([[pk for pk, _ in nearest], by_text])[:k]
+    nearest = _vector_ranking(scope, query, pool, embedding)
+    close = {row.pk for row, distance in nearest if distance <= RELEVANT_DISTANCE}
+    chunks = {row.pk: row for row, _ in nearest}
+    fused = reciprocal_rank_fusion([list(chunks), by_text])[:k]
+    missing = [pk for pk, _ in fused if pk not in chunks]
+    if missing:
+        chunks |= CourseChunk.objects.filter(
+            course_version_id=scope.version_id, pk__in=missing
+        ).in_bulk()
     matched = close | set(by_text)
-    chunks = scope.in_bulk([pk for pk, _ in fused])
     course_slug = version.course.slug
     passages = []
     for pk, score in fused:
@@ -438,66 +459,120 @@ def _embed_query(query: str) -> list[float]:
     return checked_vectors([reply.data[0].embedding])[0]
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """The chunks a search may return: one version's, of the steps the student may open."""
+
+    version_id: int
+    steps: list[str]
+
+
+# The rankings are written in SQL: a TA turn waits on them, and building the equivalent
+# querysets (full-text expressions, a CASE per query word) cost more time than running them.
+_EMBEDDED_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM tutor_coursechunk
+    WHERE course_version_id = %s AND step_slug = ANY(%s) AND embedding IS NOT NULL
+)"""
+# Ordered by the distance alone: a second sort key would keep PostgreSQL off the HNSW index.
+_NEAREST_SQL = """
+SELECT id, step_slug, step_title, section, text, embedding <=> %s::vector AS distance
+FROM tutor_coursechunk
+WHERE course_version_id = %s AND step_slug = ANY(%s) AND embedding IS NOT NULL
+ORDER BY distance
+LIMIT %s"""
+# The document is the very expression of the GIN index (tutor.models.CourseChunk, configuration
+# FTS_CONFIG written out), so the index is used. `strict`: the query as written (websearch
+# syntax); `loose`: any of its content words as prefixes; `shared`: how many of those words a
+# chunk has.
+_TEXT_SQL = """
+SELECT id FROM (
+    SELECT c.id, c.position,
+           CASE WHEN doc @@ strict THEN ts_rank(doc, strict) END AS strict_rank,
+           (SELECT count(*) FROM unnest(%(terms)s::text[]) AS t(term)
+            WHERE doc @@ to_tsquery('simple'::regconfig, t.term || ':*')) AS shared
+    FROM tutor_coursechunk c,
+         to_tsvector('simple'::regconfig, COALESCE(c.text, '')) AS doc,
+         websearch_to_tsquery('simple'::regconfig, %(query)s) AS strict,
+         to_tsquery('simple'::regconfig, %(loose)s) AS loose
+    WHERE c.course_version_id = %(version)s AND c.step_slug = ANY(%(steps)s)
+      AND (doc @@ strict OR doc @@ loose)
+) AS found
+WHERE strict_rank IS NOT NULL OR shared >= %(min_shared)s
+ORDER BY strict_rank DESC NULLS LAST,
+         CASE WHEN strict_rank IS NULL THEN shared ELSE 0 END DESC,
+         position
+LIMIT %(pool)s"""
+
+
 def _vector_ranking(
-    scope: QuerySet[CourseChunk],
+    scope: _Scope,
     query: str,
     pool: int,
     embedding: Future[list[float]] | None = None,
-) -> list[tuple[int, float]]:
-    """(chunk id, cosine distance) nearest to the query first; [] without embeddings or a
-    model."""
-    embedded = scope.filter(embedding__isnull=False)
-    if not embedded.exists():
-        return []
-    try:
-        if embedding is None:
-            vector = _embed_query(query)
-        else:
-            vector = embedding.result(timeout=QUERY_EMBED_TIMEOUT)
-    except (ModelUnavailable, TimeoutError) as error:
-        log.info("ranking by full text only: the query could not be embedded: %s", error)
-        return []
+) -> list[tuple[CourseChunk, float]]:
+    """(chunk, cosine distance) nearest to the query first; [] without embeddings or a model.
+    The chunks come with the text a passage shows (not their embeddings)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_EMBEDDED_SQL, [scope.version_id, scope.steps])
+        if not cursor.fetchone()[0]:
+            return []
     with transaction.atomic(), connection.cursor() as cursor:
-        # Local to this transaction; see HNSW_EF_SEARCH.
+        # Local to this transaction; see HNSW_EF_SEARCH. Set before waiting for the embedding,
+        # so that once it is here one statement remains.
         cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(HNSW_EF_SEARCH)])
-        return list(
-            embedded.annotate(distance=CosineDistance("embedding", vector))
-            # The distance alone: a second sort key would keep PostgreSQL off the HNSW index.
-            .order_by("distance")
-            .values_list("pk", "distance")[:pool]
+        try:
+            if embedding is None:
+                vector = _embed_query(query)
+            else:
+                vector = embedding.result(timeout=QUERY_EMBED_TIMEOUT)
+        except (ModelUnavailable, TimeoutError) as error:
+            log.info("ranking by full text only: the query could not be embedded: %s", error)
+            return []
+        literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+        cursor.execute(_NEAREST_SQL, [literal, scope.version_id, scope.steps, pool])
+        rows = cursor.fetchall()
+    return [
+        (
+            CourseChunk(
+                pk=pk,
+                course_version_id=scope.version_id,
+                step_slug=step_slug,
+                step_title=step_title,
+                section=section,
+                text=text,
+            ),
+            distance,
         )
+        for pk, step_slug, step_title, section, text, distance in rows
+    ]
 
 
-def _text_ranking(scope: QuerySet[CourseChunk], query: str, pool: int) -> list[int]:
+def _text_ranking(scope: _Scope, query: str, pool: int) -> list[int]:
     """Chunk ids by full-text match: first those matching the query as written (websearch
     syntax: every word, "quoted phrases", -exclusions) by rank; then, so that a question in plain
     words still finds passages when the model is down, those sharing at least two of its content
     words (one, if it has only one), most shared words first. One shared word is not evidence:
     "add up to one" must not pull in every passage that says "one"."""
-    # The very expression of the GIN index (tutor.models.CourseChunk), so the index is used.
-    document = SearchVector("text", config=FTS_CONFIG)
-    chunks = scope.annotate(document=document)
-    strict = SearchQuery(query, config=FTS_CONFIG, search_type="websearch")
-    found = list(
-        chunks.filter(document=strict)
-        .annotate(rank=SearchRank(F("document"), strict))
-        .order_by("-rank", "position")
-        .values_list("pk", flat=True)[:pool]
-    )
-    terms = [_prefix_query(term) for term in content_words(query)]
-    if terms and len(found) < pool:
-        shared = reduce(
-            operator.add, (Case(When(document=term, then=1), default=0) for term in terms)
+    terms = content_words(query)
+    # A term is letters and digits only (see _WORD), so the raw tsquery syntax is safe; with no
+    # content words the loose match is an empty query, which matches nothing.
+    loose = " | ".join(f"{term}:*" for term in terms)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TEXT_SQL,
+            {
+                "terms": terms,
+                "query": query,
+                "loose": loose,
+                "version": scope.version_id,
+                "steps": scope.steps,
+                # No content words: `shared` is 0 everywhere, and only strict matches count.
+                "min_shared": min(2, len(terms)) if terms else 1,
+                "pool": pool,
+            },
         )
-        found += list(
-            chunks.filter(document=reduce(operator.or_, terms))
-            .exclude(pk__in=found)
-            .annotate(shared=shared)
-            .filter(shared__gte=min(2, len(terms)))
-            .order_by("-shared", "position")
-            .values_list("pk", flat=True)[: pool - len(found)]
-        )
-    return found
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 _WORD = re.compile(r"[^\W_]+")
@@ -516,8 +591,3 @@ def content_words(query: str) -> list[str]:
             if len(word) > 1 and word not in _STOP_WORDS:
                 terms[word[: max(5, len(word) - 3)]] = None
     return list(terms)[:MAX_LOOSE_TERMS]
-
-
-def _prefix_query(term: str) -> SearchQuery:
-    # Raw tsquery syntax is safe here: a term is letters and digits only (see _WORD).
-    return SearchQuery(f"{term}:*", config=FTS_CONFIG, search_type="raw")

@@ -32,7 +32,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from openai.types.chat import ChatCompletionMessageParam
@@ -40,7 +40,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from courses import selectors
 from courses.rendering import render_text
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
-from tutor import endorsements, guards, model_client, prompting, retrieval, services
+from tutor import endorsements, guards, model_client, progress, prompting, retrieval, services
 from tutor.models import (
     Attempt,
     ConceptMastery,
@@ -63,6 +63,7 @@ INTERRUPTED = (
     "kept: ask again, and until the model is back I answer from the course material.*"
 )
 _turns: set[asyncio.Task[None]] = set()  # strong references: a turn outlives its socket
+BOOKKEEPING_DELAY = 0.5  # seconds a turn's bookkeeping waits at most for the reply to start
 
 
 def group_name(conversation_id: int) -> str:
@@ -116,6 +117,8 @@ class Plan:
     fallback: str = ""  # what to say from authored material if the model is down
     limit_message: str = ""
     citations: list[dict[str, str]] = field(default_factory=list)
+    student_message_id: int = 0
+    unanswered: bool = False  # retrieval found nothing about the question (nor an endorsed answer)
 
 
 def limit_reached(user_id: int) -> str:
@@ -148,40 +151,50 @@ def limit_reached(user_id: int) -> str:
 
 
 def _current_exercise(
-    user_id: int, course_id: int, step: StepSpec
+    rows: list[ExerciseProgress], step: StepSpec
 ) -> tuple[ExerciseSpec | None, ExerciseProgress | None]:
     """The exercise the student is on: the unsolved one they touched last, else the first
-    unsolved one."""
-    rows = {
-        r.exercise_slug: r
-        for r in ExerciseProgress.objects.filter(
-            user_id=user_id, course_id=course_id, step_slug=step.slug
-        )
-    }
-    unsolved = [e for e in step.exercises if not (rows.get(e.slug) and rows[e.slug].solved)]
+    unsolved one. `rows`: the student's progress rows of the course."""
+    on_step = {r.exercise_slug: r for r in rows if r.step_slug == step.slug}
+    unsolved = [e for e in step.exercises if not (on_step.get(e.slug) and on_step[e.slug].solved)]
     if not unsolved:
         return None, None
-    touched = [e for e in unsolved if e.slug in rows and rows[e.slug].attempts]
-    touched.sort(key=lambda e: rows[e.slug].updated_at, reverse=True)
+    touched = [e for e in unsolved if e.slug in on_step and on_step[e.slug].attempts]
+    touched.sort(key=lambda e: on_step[e.slug].updated_at, reverse=True)
     exercise = (touched or unsolved)[0]
-    return exercise, rows.get(exercise.slug)
+    return exercise, on_step.get(exercise.slug)
 
 
-def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> Plan:
-    student = Message.objects.get(pk=student_message_id)
-    # The query's embedding (a call to the model worker) is made while the database work below
-    # runs: it is the longest single wait of a turn's preparation.
-    embedding = retrieval.prefetch_query_embedding(student.content)
-    conversation = Conversation.objects.select_related("course", "user").get(pk=conversation_id)
+def plan_turn(
+    conversation_id: int,
+    student_message_id: int,
+    reply_id: int,
+    embedding: Future[list[float]] | None = None,
+) -> Plan:
+    """Everything the turn's prompt needs, read from the database. `embedding` is the query's
+    embedding already under way (the socket starts it as the message arrives); without it the
+    embedding starts here. Either way the database work below overlaps it, and the one query
+    that needs it (the vector ranking) comes last: the embedding, a call to the model worker,
+    is the longest single wait of a turn's preparation."""
+    student = Message.objects.select_related("conversation__course", "conversation__user").get(
+        pk=student_message_id, conversation_id=conversation_id
+    )
+    if embedding is None:
+        embedding = retrieval.prefetch_query_embedding(student.content)
+    conversation = student.conversation
     user, course = conversation.user, conversation.course
     version = selectors.latest_version(course)
     spec = selectors.version_spec(version) if version else CourseSpec(course.slug, course.title)
     step = spec.step(conversation.step_slug) if conversation.step_slug else None
-    exercise, row = _current_exercise(user.pk, course.pk, step) if step else (None, None)
+    # The student's progress and mastery over the whole course, read once: the prompt needs the
+    # step's part, the access rule (which steps retrieval may draw on) the rest.
+    progress_rows = list(ExerciseProgress.objects.filter(user=user, course=course))
+    masteries = list(ConceptMastery.objects.filter(user=user, course=course))
+    exercise, row = _current_exercise(progress_rows, step) if step else (None, None)
     names = {c.slug: c.name for c in spec.concepts}
     mastery = {
         names.get(m.concept_slug, m.concept_slug): m.p_known
-        for m in ConceptMastery.objects.filter(user=user, course=course)
+        for m in masteries
         if step is None or m.concept_slug in step.teaches + step.requires
     }
     history = [
@@ -194,7 +207,10 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
         [
             prompting.Attempt(a.answer, a.correct)
             for a in Attempt.objects.filter(
-                user=user, step_slug=step.slug if step else "", exercise_slug=exercise.slug
+                user=user,
+                course_version__course=course,
+                step_slug=step.slug,
+                exercise_slug=exercise.slug,
             ).order_by("created_at")
         ]
         if step and exercise
@@ -202,9 +218,13 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
     )
     hints = row.hints_revealed if row else 0
     unlocked = services.solution_available(row, exercise) if exercise else False
-    passages, citations, relevant = _passages(
-        user, course, version, spec, student.content, embedding
+    limit_message = limit_reached(user.pk)
+    allowed = retrieval.allowed_steps(
+        spec,
+        solved={(r.step_slug, r.exercise_slug) for r in progress_rows if r.solved},
+        mastered={m.concept_slug for m in masteries if m.p_known >= progress.MASTERED},
     )
+    passages, citations, relevant = _passages(course, version, allowed, student.content, embedding)
     context = prompting.TAContext(
         course_title=course.title,
         step=step,
@@ -217,8 +237,17 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
         language=detect_language(student.content, user.preferred_language),
         history=history,
     )
-    plan = Plan(conversation.pk, reply_id, student.content, context, exercise, citations=citations)
-    plan.limit_message = limit_reached(user.pk)
+    plan = Plan(
+        conversation.pk,
+        reply_id,
+        student.content,
+        context,
+        exercise,
+        citations=citations,
+        limit_message=limit_message,
+        student_message_id=student.pk,
+        unanswered=not relevant,
+    )
     wants_help = _ASK_HINT.search(student.content) or _ASK_SOLUTION.search(student.content)
     if exercise is not None and wants_help and hints < len(exercise.hints) and not unlocked:
         # Principle 3 and the TA policy: the next authored hint comes before any generated one.
@@ -228,19 +257,36 @@ def plan_turn(conversation_id: int, student_message_id: int, reply_id: int) -> P
             f"{exercise.hints[hints]}\n\nTry it, then tell me what you get."
         )
     plan.fallback = _authored_fallback(exercise, hints, unlocked, passages, citations)
-    from tutor import escalations  # imported here: escalations builds on this module
-
-    escalations.safely(escalations.check_student_words, message_id=student.pk)
-    if not relevant and not plan.authored_reply:
-        escalations.safely(escalations.check_unanswered, message_id=student.pk)
     return plan
 
 
+def after_planning(plan: Plan) -> None:
+    """The turn's bookkeeping that its reply does not depend on, run while the model writes:
+    the escalation rules on the student's words (and on a question the course has nothing
+    about), and the student's study time on the step."""
+    from tutor import escalations  # imported here: escalations builds on this module
+
+    escalations.safely(escalations.check_student_words, message_id=plan.student_message_id)
+    if plan.unanswered and not plan.authored_reply:
+        escalations.safely(escalations.check_unanswered, message_id=plan.student_message_id)
+    try:
+        conversation = Conversation.objects.select_related("user", "course").get(
+            pk=plan.conversation_id
+        )
+        if conversation.step_slug:
+            services.study_time_record(
+                user=conversation.user,
+                course=conversation.course,
+                step_slug=conversation.step_slug,
+            )
+    except Exception:  # bookkeeping must not cost the student their answer
+        log.exception("recording study time failed")
+
+
 def _passages(
-    user: Any,
     course: Any,
     version: Any,
-    spec: CourseSpec,
+    allowed: set[str],
     query: str,
     embedding: Future[list[float]] | None = None,
 ) -> tuple[list[prompting.Passage], list[dict[str, str]], bool]:
@@ -249,21 +295,18 @@ def _passages(
     if version is None:
         return [], [], True
     try:
-        allowed = retrieval.allowed_steps_for(user, course, spec)
+        endorsed = endorsements.endorsed_for(course=course, allowed_steps=allowed, query=query)
+        # A version not indexed yet tells nothing about the question: only an index that has
+        # no relevant passage does.
+        indexed = CourseChunk.objects.filter(course_version=version).exists()
+        # Last: the search waits for the query's embedding.
         found = retrieval.search(
             version=version, allowed_steps=allowed, query=query, k=3, embedding=embedding
         )
-        endorsed = endorsements.endorsed_for(course=course, allowed_steps=allowed, query=query)
     except Exception:  # retrieval failing must not cost the student their answer
         log.exception("retrieval failed")
         return [], [], True
-    # A version not indexed yet tells nothing about the question: only an index that has no
-    # relevant passage does.
-    relevant = (
-        bool(endorsed)
-        or any(p.relevant for p in found)
-        or not CourseChunk.objects.filter(course_version=version).exists()
-    )
+    relevant = bool(endorsed) or any(p.relevant for p in found) or not indexed
     passages = [
         prompting.Passage(f"{p.step_title} § {p.section}".strip(" §"), p.text, p.url) for p in found
     ]
@@ -339,9 +382,14 @@ def reply_event(message: Message | None = None, **values: Any) -> dict[str, Any]
 # Running a turn
 
 
-def start_turn(conversation_id: int, student_message_id: int, reply_id: int) -> asyncio.Task[None]:
+def start_turn(
+    conversation_id: int,
+    student_message_id: int,
+    reply_id: int,
+    embedding: Future[list[float]] | None = None,
+) -> asyncio.Task[None]:
     task = asyncio.get_running_loop().create_task(
-        run_turn(conversation_id, student_message_id, reply_id)
+        run_turn(conversation_id, student_message_id, reply_id, embedding)
     )
     _turns.add(task)
     task.add_done_callback(_turns.discard)
@@ -368,11 +416,16 @@ class _Broadcast:
             self.layer = None
 
 
-async def run_turn(conversation_id: int, student_message_id: int, reply_id: int) -> None:
+async def run_turn(
+    conversation_id: int,
+    student_message_id: int,
+    reply_id: int,
+    embedding: Future[list[float]] | None = None,
+) -> None:
     broadcast = _Broadcast(group_name(conversation_id))
     started = time.perf_counter()
     try:
-        plan = await _in_thread(plan_turn)(conversation_id, student_message_id, reply_id)
+        plan = await _in_thread(plan_turn)(conversation_id, student_message_id, reply_id, embedding)
     except Exception:
         # Whatever went wrong, the student gets a reply and the conversation is not left waiting.
         log.exception("planning a TA turn failed")
@@ -381,6 +434,18 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
         await broadcast(reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1))
         return
     planned_ms = int((time.perf_counter() - started) * 1000)
+    # The bookkeeping starts once the first words are out (until then the turn has the machine
+    # to itself), or after BOOKKEEPING_DELAY if the model is slow to start (a case for a human
+    # TA must not wait on it), and is done by the time the reply is: whoever sees the reply
+    # complete sees its effects too.
+    bookkeeping: list[asyncio.Future[None]] = []
+
+    def start_bookkeeping() -> asyncio.Future[None]:
+        if not bookkeeping:
+            bookkeeping.append(asyncio.ensure_future(_in_thread(after_planning)(plan)))
+        return bookkeeping[0]
+
+    asyncio.get_running_loop().call_later(BOOKKEEPING_DELAY, start_bookkeeping)
 
     async def send(text: str, *, complete: bool, seq: int, flags: dict[str, Any]) -> None:
         await broadcast(
@@ -402,6 +467,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
     if plan.limit_message or plan.authored_reply:
         text = plan.limit_message or plan.authored_reply
         flags["source"] = "limit" if plan.limit_message else "authored_hint"
+        await start_bookkeeping()
         await _in_thread(save_reply)(plan.reply_id, text, complete=True, flags=flags)
         await send(text, complete=True, seq=1, flags=flags)
         return
@@ -444,6 +510,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
                     break
                 seq += 1
                 await send(text, complete=False, seq=seq, flags=flags)
+                start_bookkeeping()
                 last_flush, pending = now, 0
                 if seq % 10 == 0:
                     await _in_thread(save_reply)(plan.reply_id, text, complete=False)
@@ -466,6 +533,7 @@ async def run_turn(conversation_id: int, student_message_id: int, reply_id: int)
             text = _cut_short(text)
             flags["interrupted"] = True
     latency_ms = int((time.perf_counter() - started) * 1000)
+    await start_bookkeeping()
     await _in_thread(save_reply)(
         plan.reply_id,
         text,
@@ -584,32 +652,51 @@ class Posted:
 
 
 @transaction.atomic
-def post_student_message(*, conversation: Conversation, text: str, client_id: str) -> Posted:
+def post_student_message(
+    *, conversation_id: int, user_id: int, text: str, client_id: str
+) -> Posted:
     """Store the student's message and the (empty) TA reply that will answer it, in one
     transaction under the conversation's row lock: two tabs cannot start two turns at once.
-    Raises TurnInProgress while a reply is still being written."""
-    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
-    if client_id:
-        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
-        if existing is not None:
-            return Posted(existing, None, False)
-    if turn_in_progress(conversation):
-        raise TurnInProgress("The TA is still answering your last message.")
-    message = Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.STUDENT,
-        content=text,
-        author=conversation.user,
-        client_id=client_id[:64],
+    Raises TurnInProgress while a reply is still being written, and Conversation.DoesNotExist
+    for a conversation that is not the user's.
+
+    Four statements, as a student waits on them: the UPDATE that takes the lock (and marks the
+    conversation active), one read for a resend or a reply still pending, one INSERT of both
+    messages, and the commit."""
+    locked = Conversation.objects.filter(pk=conversation_id, user_id=user_id).update(
+        updated_at=timezone.now()
     )
-    reply = Message.objects.create(
-        conversation=conversation, role=Message.Role.ASSISTANT, content="", complete=False
-    )
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    if conversation.step_slug:
-        services.study_time_record(
-            user=conversation.user, course=conversation.course, step_slug=conversation.step_slug
+    if not locked:
+        raise Conversation.DoesNotExist(f"no conversation {conversation_id} of user {user_id}")
+    client_id = client_id[:64]
+    pending = Q(role=Message.Role.ASSISTANT, complete=False)
+    found = list(
+        Message.objects.filter(conversation_id=conversation_id).filter(
+            pending | Q(client_id=client_id) if client_id else pending
         )
+    )
+    resent = [m for m in found if client_id and m.client_id == client_id]
+    if resent:
+        return Posted(resent[0], None, False)
+    if found:
+        raise TurnInProgress("The TA is still answering your last message.")
+    message, reply = Message.objects.bulk_create(
+        [
+            Message(
+                conversation_id=conversation_id,
+                role=Message.Role.STUDENT,
+                content=text,
+                author_id=user_id,
+                client_id=client_id,
+            ),
+            Message(
+                conversation_id=conversation_id,
+                role=Message.Role.ASSISTANT,
+                content="",
+                complete=False,
+            ),
+        ]
+    )
     return Posted(message, reply, True)
 
 

@@ -311,7 +311,10 @@ def ta_post(request: AuthenticatedHttpRequest, slug: str, step: str = "") -> Htt
     conversation = ta.conversation_for(request.user, study.course, step)
     try:
         posted = ta.post_student_message(
-            conversation=conversation, text=text, client_id=request.POST.get("client_id", "")
+            conversation_id=conversation.pk,
+            user_id=request.user.pk,
+            text=text,
+            client_id=request.POST.get("client_id", ""),
         )
     except ta.TurnInProgress as busy:
         request.session["ta_typed"], request.session["ta_error"] = text, str(busy)

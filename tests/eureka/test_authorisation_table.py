@@ -79,7 +79,10 @@ def build_world(sample_files):
     )
     conversation = ta.conversation_for(members["student"], course, "counting-characters")
     posted = ta.post_student_message(
-        conversation=conversation, text="Why count characters?", client_id=""
+        conversation_id=conversation.pk,
+        user_id=conversation.user_id,
+        text="Why count characters?",
+        client_id="",
     )
     assert posted.reply is not None
     ta.save_reply(posted.reply.pk, "Counting is the simplest model of text.", complete=True)

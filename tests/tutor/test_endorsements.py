@@ -19,7 +19,10 @@ def course_ta(sample_course):
 def case_with_reply(sample_course, sample_student, course_ta):
     conversation = ta.conversation_for(sample_student, sample_course, "counting-characters")
     posted = ta.post_student_message(
-        conversation=conversation, text="Why do we count characters at all?", client_id=""
+        conversation_id=conversation.pk,
+        user_id=conversation.user_id,
+        text="Why do we count characters at all?",
+        client_id="",
     )
     ta.save_reply(posted.reply.pk, "Counting is the simplest model of text.", complete=True)
     case = escalations.escalation_request_human(conversation=conversation)
@@ -34,7 +37,9 @@ def case_with_reply(sample_course, sample_student, course_ta):
 
 def plan_for(sample_course, student, question):
     conversation = ta.conversation_for(student, sample_course, "counting-characters")
-    posted = ta.post_student_message(conversation=conversation, text=question, client_id="")
+    posted = ta.post_student_message(
+        conversation_id=conversation.pk, user_id=conversation.user_id, text=question, client_id=""
+    )
     plan = ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk)
     ta.save_reply(posted.reply.pk, "ok", complete=True)
     return plan

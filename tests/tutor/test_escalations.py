@@ -39,8 +39,10 @@ def conversation(sample_course, sample_student):
 
 def say(conversation, text):
     """The student writes to the TA and the turn is planned (where words are read)."""
-    posted = ta.post_student_message(conversation=conversation, text=text, client_id="")
-    ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk)
+    posted = ta.post_student_message(
+        conversation_id=conversation.pk, user_id=conversation.user_id, text=text, client_id=""
+    )
+    ta.after_planning(ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk))
     ta.save_reply(posted.reply.pk, "ok", complete=True)
     return posted.message
 

@@ -91,11 +91,15 @@ def test_opening_a_step_answering_hints_and_the_ta_all_count_as_activity(
     assert client.get(reverse("step_page", args=[sample_course.slug, STEP])).status_code == 200
     _hint(sample_course, spec, sample_student, "count-l")
     _answer(sample_course, spec, sample_student, "count-l", "3")
-    ta.post_student_message(
-        conversation=ta.conversation_for(sample_student, sample_course, STEP),
+    conversation = ta.conversation_for(sample_student, sample_course, STEP)
+    posted = ta.post_student_message(
+        conversation_id=conversation.pk,
+        user_id=sample_student.pk,
         text="Is a space a character too?",
         client_id="",
     )
+    # The turn records the study time, while the model writes its reply.
+    ta.after_planning(ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk))
     row = StudyTime.objects.get(user=sample_student, step_slug=STEP)
     assert row.first_seen_at <= row.last_seen_at
     assert row.sessions == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import pytest
 
@@ -329,3 +330,67 @@ def test_publishing_with_the_model_down_still_publishes_and_the_sweep_catches_up
     assert index_pending_course_versions.delay().get() >= 1
     assert all(embedding is not None for *_, embedding in _rows(version))
     assert version.pk not in retrieval.versions_needing_index()
+
+
+def test_a_prefetched_embedding_gives_the_same_passages_as_embedding_in_the_search(indexed):
+    ahead = retrieval.prefetch_query_embedding(PARAPHRASE)
+    assert ahead is not None
+
+    prefetched = retrieval.search(
+        version=indexed, allowed_steps=ALL_STEPS, query=PARAPHRASE, embedding=ahead
+    )
+    inline = retrieval.search(version=indexed, allowed_steps=ALL_STEPS, query=PARAPHRASE)
+
+    assert [(p.chunk_id, p.score, p.relevant) for p in prefetched] == [
+        (p.chunk_id, p.score, p.relevant) for p in inline
+    ]
+    assert prefetched[0].step_slug == "probabilities"
+
+
+def test_one_shared_word_is_not_a_match_two_are_and_strict_matches_come_first(indexed):
+    """The full-text ranking: the query as written first, then passages sharing at least two
+    of its content words (as prefixes: "dividing" meets "divide")."""
+    one_word = retrieval._text_ranking(
+        retrieval._Scope(indexed.pk, sorted(ALL_STEPS)), "zebras dividing", pool=20
+    )
+    two_words = retrieval._text_ranking(
+        retrieval._Scope(indexed.pk, sorted(ALL_STEPS)), "zebras dividing totals", pool=20
+    )
+    strict = retrieval._text_ranking(
+        retrieval._Scope(indexed.pk, sorted(ALL_STEPS)), "Counter", pool=20
+    )
+
+    assert one_word == []
+    assert two_words
+    chunks = CourseChunk.objects.in_bulk(two_words)
+    assert all(
+        sum(word in chunks[pk].text.lower() for word in ("zebra", "divid", "total")) >= 2
+        for pk in two_words
+    )
+    # "Counter" as written, then the passages that only share its prefix "count".
+    texts = CourseChunk.objects.in_bulk(strict)
+    has_word = [bool(re.search(r"\bcounter\b", texts[pk].text, re.IGNORECASE)) for pk in strict]
+    assert has_word[0] and False in has_word
+    assert has_word == sorted(has_word, reverse=True)
+
+
+def test_prefetching_stops_at_its_bound_and_resumes_as_embeddings_finish(monkeypatch):
+    """A fake embedding call that waits until released (a slow model worker), as a flood of
+    messages would meet it."""
+    import threading
+
+    release = threading.Event()
+    monkeypatch.setattr(retrieval, "_embed_query", lambda query: release.wait(10) and [0.0])
+    started = [retrieval.prefetch_query_embedding(f"q{i}") for i in range(40)]
+    try:
+        assert sum(f is not None for f in started) == retrieval.MAX_PENDING_EMBEDDINGS
+        assert started[retrieval.MAX_PENDING_EMBEDDINGS :] == [None] * (
+            40 - retrieval.MAX_PENDING_EMBEDDINGS
+        )
+    finally:
+        release.set()
+        for future in started:
+            if future is not None:
+                future.result(timeout=10)
+    again = retrieval.prefetch_query_embedding("after the flood")
+    assert again is not None and again.result(timeout=10) == [0.0]

@@ -239,3 +239,64 @@ def test_messages_are_stored_with_their_flags(client, sample_student):
     assert reply.complete and reply.flags["generation_off"]
     assert reply.latency_ms >= 0
     assert json.dumps(reply.flags)
+
+
+async def test_a_turns_bookkeeping_is_done_by_the_time_its_reply_is_complete(course):
+    """The escalation rules and the study time run while the reply is written (off its path),
+    yet whoever sees the reply complete sees the case opened and the time counted."""
+    from tutor.models import Escalation, StudyTime
+
+    user, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to(
+            {"type": "message", "text": "Can I talk to a human TA please?", "client_id": "b1"}
+        )
+        await until_complete_reply(chat)
+        reasons = await sync_to_async(list)(
+            Escalation.objects.filter(conversation__user=user).values_list("reason", flat=True)
+        )
+        assert Escalation.Reason.ASKED in reasons
+        assert await sync_to_async(
+            StudyTime.objects.filter(user=user, step_slug="counting-characters").exists
+        )()
+    finally:
+        await chat.disconnect()
+
+
+def test_a_message_to_someone_elses_conversation_is_refused_and_nothing_is_stored(
+    sample_course, sample_student
+):
+    from tutor import ta
+    from tutor.models import Conversation
+
+    conversation = ta.conversation_for(sample_student, sample_course, "counting-characters")
+    stranger = EnrollmentFactory(course=sample_course, user=UserFactory(username="nosy")).user
+
+    with pytest.raises(Conversation.DoesNotExist):
+        ta.post_student_message(
+            conversation_id=conversation.pk, user_id=stranger.pk, text="Hi", client_id="x"
+        )
+    assert Message.objects.count() == 0
+
+
+def test_a_second_message_while_the_reply_is_pending_is_refused_and_a_resend_is_not(
+    sample_course, sample_student
+):
+    from tutor import ta
+
+    conversation = ta.conversation_for(sample_student, sample_course, "counting-characters")
+    post = {"conversation_id": conversation.pk, "user_id": sample_student.pk}
+    first = ta.post_student_message(**post, text="Why count?", client_id="a")
+
+    with pytest.raises(ta.TurnInProgress):
+        ta.post_student_message(**post, text="Hello?", client_id="b")
+    again = ta.post_student_message(**post, text="Why count?", client_id="a")
+
+    assert first.created and first.reply is not None and not first.reply.complete
+    assert not again.created and again.message.pk == first.message.pk and again.reply is None
+    assert list(Message.objects.order_by("id").values_list("role", "content")) == [
+        ("student", "Why count?"),
+        ("assistant", ""),
+    ]
