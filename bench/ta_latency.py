@@ -2,8 +2,9 @@
 
 Starts a real model worker on a fixture checkpoint and the Eureka app (uvicorn, embedded
 PostgreSQL, the sample course), then for 1 and 50 concurrent students measures:
-  - at the worker: time to first token of a streamed chat completion of the same size, sent
-    straight to the worker with the openai client (the baseline, in the same run);
+  - at the worker: time to first token of the TA's own request (the messages the TA builds for
+    the bench's question, with its limits), sent straight to the worker with the openai client
+    (the baseline, in the same run);
   - at the WebSocket: from sending a message to the TA to the first streamed token arriving.
 Each student sends --rounds messages one after another (the worker baseline runs the same
 number of rounds), so that a percentile rests on more than one sample. Prints p50 and p95 of
@@ -17,34 +18,73 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import make_students, percentile, running_stack
+from stack import APP_ENV, ROOT, make_students, percentile, running_stack
 
 QUESTION = "Why do we count characters first?"
 PLAN_MS: list[float] = []  # the TA's own report of the time it spent preparing each turn
 
 
-async def worker_ttft(base_url: str, students: int, rounds: int = 1) -> list[float]:
+def ta_messages(data_dir: str, worker_url: str) -> list[dict[str, str]]:
+    """The messages the TA sends the model for QUESTION on the bench's step: a turn planned for
+    a student of its own (in a child process, so this one never loads Django), its prompt built
+    as the TA builds it."""
+    code = f"""
+import os, django, json
+os.environ["EUREKA_DATA_DIR"] = {data_dir!r}
+os.environ["DJANGO_SETTINGS_MODULE"] = "eureka.settings.local"
+django.setup()
+from django.conf import settings
+from accounts.models import User
+from courses.models import Course
+from tutor import prompting, ta
+user = User.objects.get(username="bench-prompt-0")
+course = Course.objects.get(slug="sample-ramp")
+conversation = ta.conversation_for(user, course, "counting-characters")
+posted = ta.post_student_message(
+    conversation_id=conversation.pk, user_id=user.pk, text={QUESTION!r}, client_id=""
+)
+plan = ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk)
+ta.save_reply(posted.reply.pk, "", complete=True)
+print(json.dumps(prompting.build_messages(
+    plan.context, plan.student_text, budget=settings.EUREKA_TA_PROMPT_CHARS
+)))
+"""
+    env = {**os.environ, **APP_ENV, "EUREKA_MODEL_BASE_URL": worker_url}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+async def worker_ttft(
+    base_url: str, messages: list[dict[str, str]], students: int, rounds: int = 1
+) -> list[float]:
+    """Time to first token of the TA's own request (same messages, same limits), sent straight
+    to the worker."""
     import openai
+    from openai.types.chat import ChatCompletionMessageParam
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=120)
     models = await client.models.list()
     model = next(m.id for m in models.data if "MiniLM" not in m.id)
-    prompt = "You are the TA. " + "Step: counting characters with Counter. " * 4
 
     async def one() -> float:
         started = time.perf_counter()
         stream = await client.chat.completions.create(
             model=model,
-            messages=[{"role": "system", "content": prompt}, {"role": "user", "content": QUESTION}],
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             stream=True,
-            max_tokens=16,
+            max_tokens=int(APP_ENV["EUREKA_TA_MAX_TOKENS"]),
+            temperature=0.7,
         )
         first = None
         async for chunk in stream:
@@ -99,7 +139,9 @@ def main() -> None:
     args = parser.parse_args()
     with running_stack(app_env={"EUREKA_LOG_LEVEL": "INFO"}) as stack:
         base_url = stack.worker_url
-        asyncio.run(worker_ttft(base_url, 2))  # warm up
+        make_students(stack.data_dir, 1, "prompt")
+        messages = ta_messages(stack.data_dir, base_url)
+        asyncio.run(worker_ttft(base_url, messages, 2))  # warm up
         asyncio.run(socket_ttft(stack.app_port, make_students(stack.data_dir, 2, "warm")))
         print(
             f"{'students':>8} {'worker p50':>11} {'p95':>8} {'socket p50':>11} {'p95':>8} "
@@ -107,7 +149,7 @@ def main() -> None:
         )
         for count in args.students:
             cookies = make_students(stack.data_dir, count, f"n{count}")
-            at_worker = asyncio.run(worker_ttft(base_url, count, args.rounds))
+            at_worker = asyncio.run(worker_ttft(base_url, messages, count, args.rounds))
             at_socket = asyncio.run(socket_ttft(stack.app_port, cookies, args.rounds))
             w50, w95 = statistics.median(at_worker) * 1000, percentile(at_worker, 0.95) * 1000
             s50, s95 = statistics.median(at_socket) * 1000, percentile(at_socket, 0.95) * 1000
