@@ -32,7 +32,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from openai.types.chat import ChatCompletionMessageParam
@@ -124,24 +124,22 @@ class Plan:
 def limit_reached(user_id: int) -> str:
     """A friendly message when the student is over a limit, else ''."""
     now = timezone.now()
-    recent = Message.objects.filter(
-        conversation__user_id=user_id,
-        role=Message.Role.STUDENT,
-        created_at__gte=now - timedelta(minutes=1),
-    ).count()
-    if recent > settings.EUREKA_TA_MESSAGES_PER_MINUTE:
+    # One statement for both limits: the last day's messages, counted two ways.
+    counts = Message.objects.filter(
+        conversation__user_id=user_id, created_at__gte=now - timedelta(days=1)
+    ).aggregate(
+        recent=Count(
+            "pk",
+            filter=Q(role=Message.Role.STUDENT, created_at__gte=now - timedelta(minutes=1)),
+        ),
+        used=Sum("completion_tokens", filter=Q(role=Message.Role.ASSISTANT)),
+    )
+    if counts["recent"] > settings.EUREKA_TA_MESSAGES_PER_MINUTE:
         return (
             "You are sending messages faster than I can answer them well. Take a breath, "
             "try the exercise, and write again in a minute."
         )
-    used = (
-        Message.objects.filter(
-            conversation__user_id=user_id,
-            role=Message.Role.ASSISTANT,
-            created_at__gte=now - timedelta(days=1),
-        ).aggregate(total=Sum("completion_tokens"))["total"]
-        or 0
-    )
+    used = counts["used"] or 0
     if used >= settings.EUREKA_TA_TOKENS_PER_DAY:
         return (
             "We have talked a lot today, and my budget for today is spent. The hints and worked "

@@ -300,3 +300,31 @@ def test_a_second_message_while_the_reply_is_pending_is_refused_and_a_resend_is_
         ("student", "Why count?"),
         ("assistant", ""),
     ]
+
+
+def test_the_daily_token_budget_counts_the_last_day_of_replies_only(
+    sample_course, sample_student, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tutor import ta
+
+    settings.EUREKA_TA_TOKENS_PER_DAY = 100
+    conversation = ta.conversation_for(sample_student, sample_course, "counting-characters")
+    old = Message.objects.create(
+        conversation=conversation, role="assistant", content="old", completion_tokens=500
+    )
+    Message.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    assert ta.limit_reached(sample_student.pk) == ""
+    Message.objects.create(
+        conversation=conversation, role="assistant", content="new", completion_tokens=60
+    )
+    assert ta.limit_reached(sample_student.pk) == ""
+    Message.objects.create(
+        conversation=conversation, role="assistant", content="more", completion_tokens=40
+    )
+    assert "budget for today is spent" in ta.limit_reached(sample_student.pk)
+    other = UserFactory(username="quiet")
+    assert ta.limit_reached(other.pk) == ""
