@@ -93,8 +93,9 @@ async def worker_ttft(
         return first if first is not None else time.perf_counter() - started
 
     samples: list[float] = []
-    for _ in range(rounds):
-        samples += await asyncio.gather(*(one() for _ in range(students)))
+    async with client:  # closed inside its event loop, which asyncio.run closes after
+        for _ in range(rounds):
+            samples += await asyncio.gather(*(one() for _ in range(students)))
     return samples
 
 

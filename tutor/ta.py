@@ -17,6 +17,7 @@ retrieved passages with links) and says plainly that generation is off.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -24,14 +25,14 @@ import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import openai
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -42,8 +43,6 @@ from courses.rendering import render_text
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
 from tutor import endorsements, guards, model_client, progress, prompting, retrieval, services
 from tutor.models import (
-    Attempt,
-    ConceptMastery,
     Conversation,
     CourseChunk,
     ExerciseProgress,
@@ -163,6 +162,72 @@ def _current_exercise(
     return exercise, on_step.get(exercise.slug)
 
 
+@dataclass(frozen=True)
+class _StudentState:
+    progress: list[ExerciseProgress]  # the student's rows of the course (not saved from here)
+    mastery: dict[str, float]  # concept slug -> mastery, over the course
+    history: list[tuple[str, str]]  # (role, text) of the conversation's last complete messages
+    attempts: list[tuple[str, str, bool]]  # (exercise slug, answer, correct) on the step, in order
+
+
+# What a turn reads about the student, in one statement (a student waits on each round trip):
+# progress and mastery over the course, the conversation's last 8 complete messages before this
+# one, and the answers given on the step.
+_STUDENT_STATE_SQL = """
+SELECT
+  (SELECT coalesce(json_agg(json_build_array(step_slug, exercise_slug, solved, attempts,
+                                             hints_revealed, extract(epoch FROM updated_at))),
+                   '[]')
+     FROM tutor_exerciseprogress WHERE user_id = %(user)s AND course_id = %(course)s),
+  (SELECT coalesce(json_object_agg(concept_slug, p_known), '{}')
+     FROM tutor_conceptmastery WHERE user_id = %(user)s AND course_id = %(course)s),
+  (SELECT coalesce(json_agg(json_build_array(role, content) ORDER BY created_at, id), '[]')
+     FROM (SELECT role, content, created_at, id FROM tutor_message
+           WHERE conversation_id = %(conversation)s AND complete AND id <> %(message)s
+           ORDER BY created_at DESC, id DESC LIMIT 8) AS recent),
+  (SELECT coalesce(json_agg(json_build_array(a.exercise_slug, a.answer, a.correct)
+                            ORDER BY a.created_at, a.id), '[]')
+     FROM tutor_attempt a JOIN courses_courseversion v ON v.id = a.course_version_id
+     WHERE a.user_id = %(user)s AND v.course_id = %(course)s AND a.step_slug = %(step)s)
+"""
+
+
+def _student_state(student: Message, step_slug: str) -> _StudentState:
+    conversation = student.conversation
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STUDENT_STATE_SQL,
+            {
+                "user": conversation.user_id,
+                "course": conversation.course_id,
+                "conversation": conversation.pk,
+                "message": student.pk,
+                "step": step_slug,
+            },
+        )
+        progress_rows, mastery, history, attempts = (
+            json.loads(value) if isinstance(value, str) else value for value in cursor.fetchone()
+        )
+    return _StudentState(
+        progress=[
+            ExerciseProgress(
+                user_id=conversation.user_id,
+                course_id=conversation.course_id,
+                step_slug=step,
+                exercise_slug=exercise,
+                solved=solved,
+                attempts=tries,
+                hints_revealed=hints,
+                updated_at=datetime.fromtimestamp(float(updated), tz=UTC),
+            )
+            for step, exercise, solved, tries, hints, updated in progress_rows
+        ],
+        mastery={slug: float(p_known) for slug, p_known in mastery.items()},
+        history=[(role, content) for role, content in history],
+        attempts=[(exercise, answer, bool(correct)) for exercise, answer, correct in attempts],
+    )
+
+
 def plan_turn(
     conversation_id: int,
     student_message_id: int,
@@ -184,43 +249,26 @@ def plan_turn(
     version = selectors.latest_version(course)
     spec = selectors.version_spec(version) if version else CourseSpec(course.slug, course.title)
     step = spec.step(conversation.step_slug) if conversation.step_slug else None
-    # The student's progress and mastery over the whole course, read once: the prompt needs the
-    # step's part, the access rule (which steps retrieval may draw on) the rest.
-    progress_rows = list(ExerciseProgress.objects.filter(user=user, course=course))
-    masteries = list(ConceptMastery.objects.filter(user=user, course=course))
-    exercise, row = _current_exercise(progress_rows, step) if step else (None, None)
+    state = _student_state(student, step.slug if step else "")
+    exercise, row = _current_exercise(state.progress, step) if step else (None, None)
     names = {c.slug: c.name for c in spec.concepts}
     mastery = {
-        names.get(m.concept_slug, m.concept_slug): m.p_known
-        for m in masteries
-        if step is None or m.concept_slug in step.teaches + step.requires
+        names.get(slug, slug): p_known
+        for slug, p_known in state.mastery.items()
+        if step is None or slug in step.teaches + step.requires
     }
-    history = [
-        (m.role, m.content)
-        for m in conversation.messages.filter(complete=True)
-        .exclude(pk=student.pk)
-        .order_by("-created_at")[:8]
-    ][::-1]
-    attempts = (
-        [
-            prompting.Attempt(a.answer, a.correct)
-            for a in Attempt.objects.filter(
-                user=user,
-                course_version__course=course,
-                step_slug=step.slug,
-                exercise_slug=exercise.slug,
-            ).order_by("created_at")
-        ]
-        if step and exercise
-        else []
-    )
+    attempts = [
+        prompting.Attempt(answer, correct)
+        for exercise_slug, answer, correct in state.attempts
+        if exercise is not None and exercise_slug == exercise.slug
+    ]
     hints = row.hints_revealed if row else 0
     unlocked = services.solution_available(row, exercise) if exercise else False
     limit_message = limit_reached(user.pk)
     allowed = retrieval.allowed_steps(
         spec,
-        solved={(r.step_slug, r.exercise_slug) for r in progress_rows if r.solved},
-        mastered={m.concept_slug for m in masteries if m.p_known >= progress.MASTERED},
+        solved={(r.step_slug, r.exercise_slug) for r in state.progress if r.solved},
+        mastered={slug for slug, p_known in state.mastery.items() if p_known >= progress.MASTERED},
     )
     passages, citations, relevant = _passages(course, version, allowed, student.content, embedding)
     context = prompting.TAContext(
@@ -233,7 +281,7 @@ def plan_turn(
         solution_unlocked=unlocked,
         passages=passages,
         language=detect_language(student.content, user.preferred_language),
-        history=history,
+        history=state.history,
     )
     plan = Plan(
         conversation.pk,
