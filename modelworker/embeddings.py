@@ -6,10 +6,13 @@ Loading takes seconds, so it happens on a background thread while the worker alr
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
 import threading
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -51,9 +54,9 @@ class Embedder:
         finally:
             self.ready.set()
 
-    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], list[int]]:
         """Unit-length vectors, one per text (texts beyond 256 word pieces are truncated), and
-        the number of word pieces embedded."""
+        the number of word pieces embedded of each."""
         if self.error or self._model is None:
             raise RuntimeError(self.error or "the embedding model is not loaded")
         model = self._model
@@ -65,10 +68,58 @@ class Embedder:
                 # bookkeeping, which a student's question waits on.
                 features = model.preprocess(texts)
                 vectors = model.forward(features)["sentence_embedding"].float().cpu().numpy()
-                tokens = int(features["attention_mask"].sum())
             else:
                 vectors = model.encode(
                     texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=BATCH_SIZE
                 )
-                tokens = int(model.preprocess(texts)["attention_mask"].sum())
-        return [[float(x) for x in row] for row in vectors], tokens
+                features = model.preprocess(texts)
+            tokens = features["attention_mask"].sum(dim=1).tolist()
+        return [[float(x) for x in row] for row in vectors], [int(n) for n in tokens]
+
+
+class Batcher:
+    """Embedding requests that arrive while the model is busy are embedded together, in one
+    forward pass of up to BATCH_SIZE texts, when it is free: one request alone goes at once,
+    and many students' questions at the same moment wait for one pass, not for each other's.
+    A request larger than a batch goes alone. Used from one event loop."""
+
+    def __init__(self, embedder: Embedder, on_batch: Callable[[int], None] | None = None) -> None:
+        self.embedder = embedder
+        self.on_batch = on_batch  # called with the number of texts of each pass
+        self._waiting: deque[tuple[list[str], asyncio.Future[tuple[list[list[float]], int]]]]
+        self._waiting = deque()
+        self._draining: asyncio.Task[None] | None = None
+
+    async def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """The texts' vectors and their word pieces in all."""
+        future: asyncio.Future[tuple[list[list[float]], int]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiting.append((texts, future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = [self._waiting.popleft()]
+            size = len(batch[0][0])
+            while self._waiting and size + len(self._waiting[0][0]) <= BATCH_SIZE:
+                batch.append(self._waiting.popleft())
+                size += len(batch[-1][0])
+            texts = [text for request, _ in batch for text in request]
+            try:
+                vectors, tokens = await asyncio.to_thread(self.embedder.embed, texts)
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            if self.on_batch is not None:
+                self.on_batch(len(texts))
+            start = 0
+            for request, future in batch:
+                end = start + len(request)
+                if not future.done():  # a client that went away cancels its future
+                    future.set_result((vectors[start:end], sum(tokens[start:end])))
+                start = end

@@ -53,6 +53,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.embedding_batches = Histogram(
+            "modelworker_embedding_batch_texts",
+            "Texts embedded together in one forward pass",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+            registry=r,
+        )
         self.requests = Counter(
             "modelworker_requests",
             "HTTP requests by endpoint and status code",

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modelworker.embeddings import DIMENSIONS, Embedder
+from modelworker.embeddings import DIMENSIONS, Batcher, Embedder
 from modelworker.engine import Engine, Event, QueueFull, SamplingParams, Sequence
 from modelworker.tokenizer import ConversationError
 
@@ -682,7 +682,7 @@ async def embeddings(request: Request) -> Response:
     if embedder.state != "ready":
         raise ApiError(503, embedder.error or "the embedding model is still loading",
                        kind="server_error", headers={"Retry-After": "5"})  # fmt: skip
-    vectors, tokens = await asyncio.to_thread(embedder.embed, texts)
+    vectors, tokens = await request.app.state.embedding_batcher.embed(texts)
     data = []
     for i, vector in enumerate(vectors):
         value: list[float] | str = vector
@@ -813,4 +813,8 @@ def create_app(worker: Worker) -> ASGIApp:
     )
     app.state.worker = worker
     app.state.started = time.time()
+    if worker.embedder is not None:
+        app.state.embedding_batcher = Batcher(
+            worker.embedder, on_batch=worker.engine.metrics.embedding_batches.observe
+        )
     return _Auth(app, worker.api_key)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import math
 import struct
+import threading
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
@@ -74,3 +77,45 @@ def test_a_text_has_the_same_vector_and_word_pieces_alone_or_in_a_large_batch(
     assert alone.usage.prompt_tokens == 14
     filler = client.embeddings.create(model=MODEL, input=others[:1], encoding_format="float")
     assert batched.usage.prompt_tokens == 40 * filler.usage.prompt_tokens + 14
+
+
+def _batch_metrics(client: openai.OpenAI) -> tuple[float, float]:
+    """(forward passes, texts embedded) so far, from the worker's /metrics."""
+    url = str(client.base_url).removesuffix("/").removesuffix("/v1") + "/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("modelworker_embedding_batch_texts_"):
+            name, value = line.split()
+            values[name.removeprefix("modelworker_embedding_batch_texts_")] = float(value)
+    return values["count"], values["sum"]
+
+
+def test_questions_asked_at_the_same_moment_share_forward_passes_and_keep_their_vectors(
+    client: openai.OpenAI,
+) -> None:
+    questions = [f"Question number {n}: why do we count {n} characters?" for n in range(16)]
+    alone = {
+        q: client.embeddings.create(model=MODEL, input=[q], encoding_format="float")
+        .data[0]
+        .embedding
+        for q in questions
+    }
+    passes_before, texts_before = _batch_metrics(client)
+    start = threading.Barrier(len(questions))
+
+    def ask(question: str) -> tuple[list[float], int]:
+        start.wait()
+        reply = client.embeddings.create(model=MODEL, input=[question], encoding_format="float")
+        return reply.data[0].embedding, reply.usage.prompt_tokens
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        answers = dict(zip(questions, pool.map(ask, questions), strict=True))
+    passes_after, texts_after = _batch_metrics(client)
+
+    for question, (vector, tokens) in answers.items():
+        assert max(abs(a - b) for a, b in zip(alone[question], vector, strict=True)) < 1e-5
+        assert tokens == client.embeddings.create(model=MODEL, input=[question]).usage.prompt_tokens
+    assert texts_after - texts_before == len(questions)
+    assert passes_after - passes_before < len(questions)
