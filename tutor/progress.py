@@ -11,10 +11,8 @@ from enum import StrEnum
 from accounts.models import User
 from courses.models import Course
 from courses.spec import CourseSpec, StepSpec
+from tutor.learner import MASTERY_THRESHOLD
 from tutor.models import ConceptMastery, ExerciseProgress
-
-# Mastery (the knowledge-tracing estimate) at or above which a concept counts as mastered.
-MASTERED = 0.95
 
 
 class StepState(StrEnum):
@@ -49,7 +47,7 @@ def needed_concepts(spec: CourseSpec, step: StepSpec) -> list[str]:
     return list(dict.fromkeys(needed))
 
 
-def mastered_concepts(user: User, course: Course, threshold: float = MASTERED) -> set[str]:
+def mastered_concepts(user: User, course: Course, threshold: float = MASTERY_THRESHOLD) -> set[str]:
     return set(
         ConceptMastery.objects.filter(user=user, course=course, p_known__gte=threshold).values_list(
             "concept_slug", flat=True
@@ -82,3 +80,13 @@ def ramp_status(
             state = StepState.OPEN
         result.append(StepStatus(step, state, count, total, missing))
     return result
+
+
+def open_steps(spec: CourseSpec, solved: set[tuple[str, str]], mastered: set[str]) -> set[str]:
+    """The steps the student may open (done or open, not locked): the rule of
+    `eureka.access.access_step_for_study`, for every step at once."""
+    return {
+        status.step.slug
+        for status in ramp_status(spec, solved, mastered)
+        if status.state != StepState.LOCKED
+    }

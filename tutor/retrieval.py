@@ -35,10 +35,9 @@ from django.urls import reverse
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from accounts.models import User
 from courses.models import Course, CourseVersion
 from courses.spec import CourseSpec
-from tutor import model_client, progress
+from tutor import model_client
 from tutor.model_client import ModelUnavailable
 from tutor.models import EMBEDDING_DIMENSIONS, CourseChunk
 
@@ -68,9 +67,6 @@ MAX_QUERY_CHARS = 2000
 RELEVANT_DISTANCE = 0.6
 # Chunks of an exercise prompt have this section, followed by the exercise's slug.
 EXERCISE_SECTION = "Exercise: "
-# Full-text search uses the "simple" configuration (no stemming, no stop words: course text is
-# full of code identifiers and may be in any language), matching the GIN index's expression.
-FTS_CONFIG = "simple"
 # Content words of a question the loose full-text match looks at, at most.
 MAX_LOOSE_TERMS = 12
 # English function words left out of the loose full-text match (see `_text_ranking`).
@@ -331,27 +327,6 @@ def versions_needing_index() -> list[int]:
 # Search
 
 
-def allowed_steps_for(user: User, course: Course, spec: CourseSpec) -> set[str]:
-    """The steps of the spec that the user may open (done or open, not locked): the same rule as
-    `eureka.access.access_step_for_study`."""
-    return allowed_steps(
-        spec,
-        solved=progress.solved_exercises(user, course),
-        mastered=progress.mastered_concepts(user, course),
-    )
-
-
-def allowed_steps(
-    spec: CourseSpec, *, solved: set[tuple[str, str]], mastered: set[str]
-) -> set[str]:
-    """`allowed_steps_for` from the student's solved exercises and mastered concepts."""
-    return {
-        status.step.slug
-        for status in progress.ramp_status(spec, solved, mastered)
-        if status.state != progress.StepState.LOCKED
-    }
-
-
 def reciprocal_rank_fusion(
     rankings: Iterable[Sequence[_T]], *, k: int = RRF_K
 ) -> list[tuple[_T, float]]:
@@ -481,10 +456,10 @@ FROM tutor_coursechunk
 WHERE course_version_id = %s AND step_slug = ANY(%s) AND embedding IS NOT NULL
 ORDER BY distance
 LIMIT %s"""
-# The document is the very expression of the GIN index (tutor.models.CourseChunk, configuration
-# FTS_CONFIG written out), so the index is used. `strict`: the query as written (websearch
-# syntax); `loose`: any of its content words as prefixes; `shared`: how many of those words a
-# chunk has.
+# The document is the very expression of the GIN index (tutor.models.CourseChunk), so the index
+# is used. Its "simple" configuration has no stemming and no stop words: course text is full of
+# code identifiers and may be in any language. `strict`: the query as written (websearch syntax);
+# `loose`: any of its content words as prefixes; `shared`: how many of those words a chunk has.
 _TEXT_SQL = """
 SELECT id FROM (
     SELECT c.id, c.position,

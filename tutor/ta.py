@@ -42,6 +42,7 @@ from courses import selectors
 from courses.rendering import render_text
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
 from tutor import endorsements, guards, model_client, progress, prompting, retrieval, services
+from tutor.learner import MASTERY_THRESHOLD
 from tutor.models import (
     Conversation,
     CourseChunk,
@@ -107,7 +108,7 @@ def detect_language(text: str, preferred: str = "") -> str:
 
 @dataclass
 class Plan:
-    conversation_id: int
+    conversation: Conversation  # with its user and course
     reply_id: int
     student_text: str
     context: prompting.TAContext
@@ -265,10 +266,10 @@ def plan_turn(
     hints = row.hints_revealed if row else 0
     unlocked = services.solution_available(row, exercise) if exercise else False
     limit_message = limit_reached(user.pk)
-    allowed = retrieval.allowed_steps(
+    allowed = progress.open_steps(
         spec,
         solved={(r.step_slug, r.exercise_slug) for r in state.progress if r.solved},
-        mastered={slug for slug, p_known in state.mastery.items() if p_known >= progress.MASTERED},
+        mastered={s for s, p_known in state.mastery.items() if p_known >= MASTERY_THRESHOLD},
     )
     passages, citations, relevant = _passages(course, version, allowed, student.content, embedding)
     context = prompting.TAContext(
@@ -284,7 +285,7 @@ def plan_turn(
         history=state.history,
     )
     plan = Plan(
-        conversation.pk,
+        conversation,
         reply_id,
         student.content,
         context,
@@ -315,18 +316,16 @@ def after_planning(plan: Plan) -> None:
     escalations.safely(escalations.check_student_words, message_id=plan.student_message_id)
     if plan.unanswered and not plan.authored_reply:
         escalations.safely(escalations.check_unanswered, message_id=plan.student_message_id)
-    try:
-        conversation = Conversation.objects.select_related("user", "course").get(
-            pk=plan.conversation_id
-        )
-        if conversation.step_slug:
+    conversation = plan.conversation
+    if conversation.step_slug:
+        try:
             services.study_time_record(
                 user=conversation.user,
                 course=conversation.course,
                 step_slug=conversation.step_slug,
             )
-    except Exception:  # bookkeeping must not cost the student their answer
-        log.exception("recording study time failed")
+        except Exception:  # bookkeeping must not cost the student their answer
+            log.exception("recording study time failed")
 
 
 def _passages(
@@ -595,7 +594,7 @@ async def run_turn(
     from tutor import escalations  # imported here: escalations builds on this module
 
     await _in_thread(escalations.safely)(
-        escalations.check_after_turn, conversation_id=plan.conversation_id
+        escalations.check_after_turn, conversation_id=plan.conversation.pk
     )
     log.info(
         "turn %s: planned in %s ms, model asked at %s ms, first token at %s ms, done in %s ms",
@@ -642,7 +641,7 @@ def _tripped(plan: Plan, text: str) -> bool:
         text, plan.exercise, solution_unlocked=plan.context.solution_unlocked
     )
     if verdict.tripped:
-        log.warning("guard tripped on conversation %s: %s", plan.conversation_id, verdict.reasons)
+        log.warning("guard tripped on conversation %s: %s", plan.conversation.pk, verdict.reasons)
     return verdict.tripped
 
 

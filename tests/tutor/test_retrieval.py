@@ -16,7 +16,7 @@ from courses import selectors
 from courses import services as course_services
 from courses.models import CourseVersion
 from courses.spec import ChapterSpec, CourseSpec, ExerciseSpec, OptionSpec, StepSpec
-from tutor import retrieval
+from tutor import progress, retrieval
 from tutor.model_client import ModelUnavailable
 from tutor.models import CourseChunk, ExerciseProgress
 from tutor.tasks import index_course_version, index_pending_course_versions
@@ -209,7 +209,11 @@ def test_reciprocal_rank_fusion_rewards_agreement_between_rankings():
 
 def test_locked_steps_never_come_back_whatever_the_query(indexed, sample_course, sample_student):
     spec = selectors.version_spec(indexed)
-    allowed = retrieval.allowed_steps_for(sample_student, sample_course, spec)
+    allowed = progress.open_steps(
+        spec,
+        progress.solved_exercises(sample_student, sample_course),
+        progress.mastered_concepts(sample_student, sample_course),
+    )
     assert allowed == {"counting-characters"}
 
     for query in (PARAPHRASE, "Dividing by the total", "bigram", "probabilities", "Counter"):
@@ -227,7 +231,11 @@ def test_locked_steps_never_come_back_whatever_the_query(indexed, sample_course,
             attempts=1,
             solved=True,
         )
-    allowed = retrieval.allowed_steps_for(sample_student, sample_course, spec)
+    allowed = progress.open_steps(
+        spec,
+        progress.solved_exercises(sample_student, sample_course),
+        progress.mastered_concepts(sample_student, sample_course),
+    )
     assert allowed == {"counting-characters", "probabilities"}
     passages = retrieval.search(version=indexed, allowed_steps=allowed, query=PARAPHRASE, k=10)
     assert passages[0].step_slug == "probabilities"
