@@ -60,21 +60,18 @@ class Embedder:
         if self.error or self._model is None:
             raise RuntimeError(self.error or "the embedding model is not loaded")
         model = self._model
+        vectors: list[list[float]] = []
+        tokens: list[int] = []
         # The underlying model is not documented as safe to call from several threads at once.
         with self._lock, torch.inference_mode():
-            if len(texts) <= BATCH_SIZE:
-                # One batch: the model's modules (transformer, mean pooling, normalisation)
-                # straight away. `encode` gives the same vectors with some milliseconds more of
-                # bookkeeping, which a student's question waits on.
-                features = model.preprocess(texts)
-                vectors = model.forward(features)["sentence_embedding"].float().cpu().numpy()
-            else:
-                vectors = model.encode(
-                    texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=BATCH_SIZE
-                )
-                features = model.preprocess(texts)
-            tokens = features["attention_mask"].sum(dim=1).tolist()
-        return [[float(x) for x in row] for row in vectors], [int(n) for n in tokens]
+            # The model's modules (transformer, mean pooling, normalisation) a batch at a time:
+            # `encode` gives the same vectors with some milliseconds more of bookkeeping per
+            # call, which a student's question waits on.
+            for start in range(0, len(texts), BATCH_SIZE):
+                features = model.preprocess(texts[start : start + BATCH_SIZE])
+                vectors += model.forward(features)["sentence_embedding"].float().tolist()
+                tokens += features["attention_mask"].sum(dim=1).tolist()
+        return vectors, [int(n) for n in tokens]
 
 
 class Batcher:

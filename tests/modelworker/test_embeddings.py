@@ -65,8 +65,8 @@ def test_bad_embedding_requests_get_a_4xx(client: openai.OpenAI) -> None:
 def test_a_text_has_the_same_vector_and_word_pieces_alone_or_in_a_large_batch(
     client: openai.OpenAI,
 ) -> None:
-    """Up to one batch of texts goes straight through the model's modules, a larger request
-    through sentence-transformers' batched `encode`: both give the same vector for a text."""
+    """A larger request is embedded a batch at a time, padded to its batch's longest text: a
+    text's vector and word-piece count are the same as when it comes alone."""
     text = "Why do we count characters before we count pairs of them?"
     alone = client.embeddings.create(model=MODEL, input=[text], encoding_format="float")
     others = ["A filler sentence about bigrams."] * 40
