@@ -21,7 +21,6 @@ import asyncio
 import json
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -33,7 +32,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import ROOT, make_students, percentile, running_stack
+from stack import in_django, make_students, percentile, running_stack
 
 COURSE = "sample-ramp"
 STEP = "counting-characters"
@@ -141,10 +140,6 @@ def stored_replies(data_dir: str, client_ids: list[str]) -> dict[str, bool]:
     """client id -> whether its message is stored with a complete assistant reply after it (in a
     child process, so that this one never loads Django)."""
     code = f"""
-import os, json, django
-os.environ["EUREKA_DATA_DIR"] = {data_dir!r}
-os.environ["DJANGO_SETTINGS_MODULE"] = "eureka.settings.local"
-django.setup()
 from tutor.models import Message
 ids = json.loads({json.dumps(json.dumps(client_ids))})
 found = {{}}
@@ -154,10 +149,7 @@ for m in Message.objects.filter(client_id__in=ids, role="student"):
     found[m.client_id] = bool(reply and reply.complete and reply.content)
 print(json.dumps(found))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    result: dict[str, bool] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, bool] = json.loads(in_django(data_dir, code))
     return result
 
 

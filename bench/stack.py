@@ -113,14 +113,25 @@ def running_stack(
                     process.kill()
 
 
-def make_students(data_dir: str, count: int, tag: str) -> list[str]:
-    """Enrolled students of the sample course with signed-in sessions (run in a child process
-    so this one never loads Django)."""
-    code = f"""
+def in_django(data_dir: str, code: str, env: dict[str, str] | None = None) -> str:
+    """Run `code` in a child process with Django set up on the stack's data dir (so the bench's
+    own process never loads Django); what it printed last."""
+    setup = f"""
 import os, django, json
 os.environ["EUREKA_DATA_DIR"] = {data_dir!r}
 os.environ["DJANGO_SETTINGS_MODULE"] = "eureka.settings.local"
 django.setup()
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", setup + code],
+        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
+def make_students(data_dir: str, count: int, tag: str) -> list[str]:
+    """Enrolled students of the sample course with signed-in sessions."""
+    code = f"""
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
@@ -145,7 +156,4 @@ for i in range({count}):
     cookies.append(f"{{settings.SESSION_COOKIE_NAME}}={{session.session_key}}")
 print(json.dumps(cookies))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+    return list(json.loads(in_django(data_dir, code)))

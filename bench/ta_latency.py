@@ -18,16 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import APP_ENV, ROOT, make_students, percentile, running_stack
+from stack import APP_ENV, in_django, make_students, percentile, running_stack
 
 QUESTION = "Why do we count characters first?"
 PLAN_MS: list[float] = []  # the TA's own report of the time it spent preparing each turn
@@ -38,10 +36,6 @@ def ta_messages(data_dir: str, worker_url: str) -> list[dict[str, str]]:
     a student of its own (in a child process, so this one never loads Django), its prompt built
     as the TA builds it."""
     code = f"""
-import os, django, json
-os.environ["EUREKA_DATA_DIR"] = {data_dir!r}
-os.environ["DJANGO_SETTINGS_MODULE"] = "eureka.settings.local"
-django.setup()
 from django.conf import settings
 from accounts.models import User
 from courses.models import Course
@@ -58,11 +52,8 @@ print(json.dumps(prompting.build_messages(
     plan.context, plan.student_text, budget=settings.EUREKA_TA_PROMPT_CHARS
 )))
 """
-    env = {**os.environ, **APP_ENV, "EUREKA_MODEL_BASE_URL": worker_url}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+    env = {**APP_ENV, "EUREKA_MODEL_BASE_URL": worker_url}
+    return list(json.loads(in_django(data_dir, code, env)))
 
 
 async def worker_ttft(
