@@ -144,7 +144,9 @@ def test_the_client_retries_after_a_full_queue_and_gets_served(
     small_worker: WorkerProcess,
 ) -> None:
     _wait_for(lambda: _idle(small_worker))
-    patient = openai.OpenAI(base_url=small_worker.url, api_key=API_KEY, max_retries=5, timeout=60)
+    # Patient enough for two 300-token answers on a loaded machine: the worker asks for a retry
+    # after 1 s, and 5 retries (about 5 s) once ran out during the whole suite.
+    patient = openai.OpenAI(base_url=small_worker.url, api_key=API_KEY, max_retries=30, timeout=60)
     hurried = openai.OpenAI(base_url=small_worker.url, api_key=API_KEY, max_retries=0, timeout=60)
 
     # Two short answers fill the slot and the queue place; the third waits by retrying.
