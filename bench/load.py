@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--max-actions", type=int, default=100, help="per student")
     args = parser.parse_args()
     with running_stack(worker_args=("--max-batch", "64")) as stack:
-        cookies = make_students(stack.data_dir, args.students, "load")
+        cookies = make_students(stack, args.students, "load")
         started = time.monotonic()
         tally = asyncio.run(run(stack.app_url, cookies, args.seconds, args.max_actions))
         elapsed = time.monotonic() - started

@@ -124,13 +124,17 @@ django.setup()
 """
     out = subprocess.run(
         [sys.executable, "-c", setup + code],
-        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True,
+        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
     )  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"a bench step in Django failed:\n{out.stderr[-3000:]}")
     return out.stdout.strip().splitlines()[-1]
 
 
-def make_students(data_dir: str, count: int, tag: str) -> list[str]:
-    """Enrolled students of the sample course with signed-in sessions."""
+def make_students(stack: Stack, count: int, tag: str) -> list[str]:
+    """Enrolled students of the sample course with signed-in sessions. The course is imported
+    on the first call, its passages embedded by the stack's worker (as a publish does), so that
+    a TA turn runs the whole hybrid search."""
     code = f"""
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
@@ -144,6 +148,11 @@ if not Course.objects.filter(slug="sample-ramp").exists():
     course = services.course_import(files=files).course
     services.course_publish(course=course, user=None)
 course = Course.objects.get(slug="sample-ramp")
+from courses.selectors import latest_version
+from tutor.models import CourseChunk
+chunks = CourseChunk.objects.filter(course_version=latest_version(course))
+if not chunks.exists() or chunks.filter(embedding__isnull=True).exists():
+    raise SystemExit("the sample course's passages were not embedded by the stack's worker")
 cookies = []
 for i in range({count}):
     user, _ = User.objects.get_or_create(username=f"bench-{tag}-{{i}}")
@@ -156,4 +165,5 @@ for i in range({count}):
     cookies.append(f"{{settings.SESSION_COOKIE_NAME}}={{session.session_key}}")
 print(json.dumps(cookies))
 """
-    return list(json.loads(in_django(data_dir, code)))
+    env = {"EUREKA_MODEL_BASE_URL": stack.worker_url}
+    return list(json.loads(in_django(stack.data_dir, code, env)))

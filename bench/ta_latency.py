@@ -131,16 +131,16 @@ def main() -> None:
     args = parser.parse_args()
     with running_stack(app_env={"EUREKA_LOG_LEVEL": "INFO"}) as stack:
         base_url = stack.worker_url
-        make_students(stack.data_dir, 1, "prompt")
+        make_students(stack, 1, "prompt")
         messages = ta_messages(stack.data_dir, base_url)
         asyncio.run(worker_ttft(base_url, messages, 2))  # warm up
-        asyncio.run(socket_ttft(stack.app_port, make_students(stack.data_dir, 2, "warm")))
+        asyncio.run(socket_ttft(stack.app_port, make_students(stack, 2, "warm")))
         print(
             f"{'students':>8} {'worker p50':>11} {'p95':>8} {'socket p50':>11} {'p95':>8} "
             f"{'overhead p50':>13} {'p95':>8}"
         )
         for count in args.students:
-            cookies = make_students(stack.data_dir, count, f"n{count}")
+            cookies = make_students(stack, count, f"n{count}")
             at_worker = asyncio.run(worker_ttft(base_url, messages, count, args.rounds))
             at_socket = asyncio.run(socket_ttft(stack.app_port, cookies, args.rounds))
             w50, w95 = statistics.median(at_worker) * 1000, percentile(at_worker, 0.95) * 1000
