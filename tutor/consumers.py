@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -113,7 +112,15 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
 
     conversation_id: int | None = None
     group: str | None = None
-    turn: asyncio.Task[None] | None = None  # the last turn this socket started
+    turn: ta.Turn | None = None  # the last turn this socket started
+    closed = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The highest sequence of each message this socket sent straight from its own post or
+        # turn (without the round trip through the channel layer): the layer's copies of those
+        # events, which follow, are dropped.
+        self.sent: dict[int, int] = {}
 
     async def connect(self) -> None:
         await self.accept()
@@ -134,6 +141,7 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "history", "messages": await _history(conversation)})
 
     async def disconnect(self, code: int) -> None:
+        self.closed = True
         if self.group is not None:
             # Leaving a group on a layer that is down: the group forgets this channel anyway.
             with contextlib.suppress(*LAYER_ERRORS):
@@ -188,9 +196,9 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             )
             return
         # The query's embedding (the longest wait of a turn's preparation) starts now, while
-        # the message is stored; not while this socket's last turn still runs (this message is
-        # then refused).
-        busy = self.turn is not None and not self.turn.done()
+        # the message is stored; not while this socket's last reply is still being written
+        # (this message is then refused).
+        busy = self.turn is not None and self.turn.answering
         embedding = None if busy else retrieval.prefetch_query_embedding(text)
         posted = await _post(self.conversation_id, self.scope["user"].pk, text, client_id)
         if (posted is None or posted.reply is None) and embedding is not None:
@@ -200,20 +208,40 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 {"type": "error", "message": "The TA is still answering your last message."}
             )
             return
+        events = [ta.reply_event(posted.message)]
+        if posted.reply is not None:
+            events.append(ta.reply_event(posted.reply))
         try:
-            await self.channel_layer.group_send(self.group, ta.reply_event(posted.message))
-            if posted.reply is not None:
-                await self.channel_layer.group_send(self.group, ta.reply_event(posted.reply))
+            for event in events:
+                await self.deliver(event)
+                await self.channel_layer.group_send(self.group, event)
         finally:
             # The stored message is answered even when the layer fails here (the socket then
             # closes as unavailable): a reply left unstarted would block the conversation.
             if posted.reply is not None:
                 self.turn = ta.start_turn(
-                    self.conversation_id, posted.message.pk, posted.reply.pk, embedding
+                    self.conversation_id,
+                    posted.message.pk,
+                    posted.reply.pk,
+                    embedding,
+                    deliver=self.deliver,
                 )
 
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """An event of this socket's own post or turn, sent before the channel layer's copy."""
+        if self.closed:
+            return
+        message = event["message"]
+        self.sent[message["id"]] = max(message["seq"], self.sent.get(message["id"], -1))
+        while len(self.sent) > 8:  # only a conversation's latest messages still change
+            del self.sent[next(iter(self.sent))]
+        await self.send_json({"type": "message", "message": message})
+
     async def ta_event(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "message", "message": event["message"]})
+        message = event["message"]
+        if message["seq"] <= self.sent.get(message["id"], -1):
+            return  # this socket sent it already, straight from its post or turn
+        await self.send_json({"type": "message", "message": message})
 
 
 @database_sync_to_async

@@ -5,7 +5,9 @@ Settings are read when a client is made, not at import.
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 
 import openai
 from django.conf import settings
@@ -35,6 +37,23 @@ def get_client(*, timeout: float | None = None, max_retries: int = 2) -> openai.
                 base_url=key[0], api_key=key[1], timeout=key[2], max_retries=max_retries
             )
     return client
+
+
+_async_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]
+]
+_async_clients = weakref.WeakKeyDictionary()
+
+
+def shared_async_client() -> openai.AsyncOpenAI:
+    """The async client of the running event loop for the configured server, kept between
+    calls (one HTTP connection pool per loop: a new client per call would open a new connection
+    each time). No retries; callers give a timeout per request where theirs differs."""
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (str(settings.EUREKA_MODEL_BASE_URL), str(settings.EUREKA_MODEL_API_KEY))
+    if key not in per_loop:
+        per_loop[key] = get_async_client(timeout=settings.EUREKA_MODEL_TIMEOUT, max_retries=0)
+    return per_loop[key]
 
 
 def chat_model_name(client: openai.OpenAI) -> str:

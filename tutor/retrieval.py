@@ -18,6 +18,7 @@ Contracts:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -34,6 +35,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from openai.types import CreateEmbeddingResponse
 
 from courses.models import Course, CourseVersion
 from courses.spec import CourseSpec
@@ -354,16 +356,52 @@ _EMBEDDER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embeddin
 # calls to the model worker. Past the bound the turn embeds its query itself, in `search`.
 MAX_PENDING_EMBEDDINGS = 32
 _pending = threading.BoundedSemaphore(MAX_PENDING_EMBEDDINGS)
+_embedding_tasks: set[asyncio.Task[None]] = set()
 
 
 def prefetch_query_embedding(query: str) -> Future[list[float]] | None:
-    """Start embedding the query in the background (an HTTP call to the model worker), so that
-    the caller's database work overlaps it; pass the future to `search`. None when
-    MAX_PENDING_EMBEDDINGS are under way already."""
+    """Start embedding the query in the background (a call to the model worker), so that the
+    caller's database work overlaps it; pass the future to `search`. None when
+    MAX_PENDING_EMBEDDINGS are under way already.
+
+    Called on an event loop (the chat socket), the request goes out from that loop at its next
+    turn: a thread of its own would first have to win the interpreter from the threads storing
+    the message, which cost a student 15-20 ms. Elsewhere it runs on a thread."""
     if not _pending.acquire(blocking=False):
         return None
-    future = _EMBEDDER.submit(_embed_query, query.strip()[:MAX_QUERY_CHARS])
+    query = query.strip()[:MAX_QUERY_CHARS]
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        future = _EMBEDDER.submit(_embed_query, query)
+    else:
+        future = _embed_on_loop(loop, query)
     future.add_done_callback(lambda _: _pending.release())
+    return future
+
+
+def _embed_on_loop(loop: asyncio.AbstractEventLoop, query: str) -> Future[list[float]]:
+    """A future, for any thread to wait on, of the query's embedding requested from `loop`.
+    Cancelling the future cancels the request."""
+    future: Future[list[float]] = Future()
+
+    async def embed() -> None:
+        try:
+            vector = await _embed_query_async(query)
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+        else:
+            if not future.done():
+                future.set_result(vector)
+        finally:
+            if not future.done():  # cancelled with its loop
+                future.set_exception(ModelUnavailable("the query's embedding was cancelled"))
+
+    task = loop.create_task(embed())
+    _embedding_tasks.add(task)
+    task.add_done_callback(_embedding_tasks.discard)
+    future.add_done_callback(lambda f: f.cancelled() and loop.call_soon_threadsafe(task.cancel))
     return future
 
 
@@ -374,13 +412,15 @@ def search(
     query: str,
     k: int = 4,
     embedding: Future[list[float]] | None = None,
+    embedded: bool | None = None,
 ) -> list[Passage]:
     """The k passages of the version, among the allowed steps, that best answer the query.
 
     Hybrid: the chunks nearest to the query's embedding (cosine, HNSW) and the best full-text
     matches, fused by reciprocal rank fusion. When the query cannot be embedded (no model worker)
     or the version has no embeddings yet, the full-text ranking is used alone. `embedding` is
-    the query's embedding already under way (`prefetch_query_embedding`)."""
+    the query's embedding already under way (`prefetch_query_embedding`); `embedded`, whether
+    the version has embedded passages, where the caller knows (None: look)."""
     query = query.strip()[:MAX_QUERY_CHARS]
     if not query or not allowed_steps or k <= 0:
         return []
@@ -389,7 +429,9 @@ def search(
     pool = max(MIN_CANDIDATES, 5 * k)
     # Full text first: the vector ranking may wait for the query's embedding.
     by_text = _text_ranking(scope, query, pool)
-    nearest = _vector_ranking(scope, query, pool, embedding)
+    nearest = []
+    if embedded is not False:
+        nearest = _vector_ranking(scope, query, pool, embedding, look=embedded is None)
     close = {row.pk for row, distance in nearest if distance <= RELEVANT_DISTANCE}
     chunks = {row.pk: row for row, _ in nearest}
     fused = reciprocal_rank_fusion([list(chunks), by_text])[:k]
@@ -429,6 +471,22 @@ def _embed_query(query: str) -> list[float]:
         reply = client.embeddings.create(model=settings.EUREKA_EMBEDDING_MODEL, input=[query])
     except openai.OpenAIError as error:
         raise ModelUnavailable(str(error)) from error
+    return _query_vector(reply)
+
+
+async def _embed_query_async(query: str) -> list[float]:
+    """`_embed_query` on the running loop's client."""
+    client = model_client.shared_async_client()
+    try:
+        reply = await client.embeddings.create(
+            model=settings.EUREKA_EMBEDDING_MODEL, input=[query], timeout=QUERY_EMBED_TIMEOUT
+        )
+    except openai.OpenAIError as error:
+        raise ModelUnavailable(str(error)) from error
+    return _query_vector(reply)
+
+
+def _query_vector(reply: CreateEmbeddingResponse) -> list[float]:
     if len(reply.data) != 1:
         raise ModelUnavailable(f"{len(reply.data)} embeddings came back for one query")
     return checked_vectors([reply.data[0].embedding])[0]
@@ -485,13 +543,17 @@ def _vector_ranking(
     query: str,
     pool: int,
     embedding: Future[list[float]] | None = None,
+    *,
+    look: bool = True,
 ) -> list[tuple[CourseChunk, float]]:
     """(chunk, cosine distance) nearest to the query first; [] without embeddings or a model.
-    The chunks come with the text a passage shows (not their embeddings)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_EMBEDDED_SQL, [scope.version_id, scope.steps])
-        if not cursor.fetchone()[0]:
-            return []
+    The chunks come with the text a passage shows (not their embeddings). `look`: first check
+    that the scope has embedded chunks (not to wait for the query's embedding in vain)."""
+    if look:
+        with connection.cursor() as cursor:
+            cursor.execute(_EMBEDDED_SQL, [scope.version_id, scope.steps])
+            if not cursor.fetchone()[0]:
+                return []
     with transaction.atomic(), connection.cursor() as cursor:
         # Local to this transaction; see HNSW_EF_SEARCH. Set before waiting for the embedding,
         # so that once it is here one statement remains.

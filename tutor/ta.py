@@ -21,11 +21,11 @@ import json
 import logging
 import re
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar, cast
 
 import openai
@@ -33,19 +33,20 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Field, Model, Q
 from django.urls import reverse
 from django.utils import timezone
 from openai.types.chat import ChatCompletionMessageParam
 
+from accounts.models import User
 from courses import selectors
+from courses.models import Course, CourseVersion
 from courses.rendering import render_text
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
 from tutor import endorsements, guards, model_client, progress, prompting, retrieval, services
 from tutor.learner import MASTERY_THRESHOLD
 from tutor.models import (
     Conversation,
-    CourseChunk,
     ExerciseProgress,
     Message,
 )
@@ -123,23 +124,22 @@ class Plan:
 
 def limit_reached(user_id: int) -> str:
     """A friendly message when the student is over a limit, else ''."""
-    now = timezone.now()
-    # One statement for both limits: the last day's messages, counted two ways.
-    counts = Message.objects.filter(
-        conversation__user_id=user_id, created_at__gte=now - timedelta(days=1)
-    ).aggregate(
-        recent=Count(
-            "pk",
-            filter=Q(role=Message.Role.STUDENT, created_at__gte=now - timedelta(minutes=1)),
-        ),
-        used=Sum("completion_tokens", filter=Q(role=Message.Role.ASSISTANT)),
-    )
-    if counts["recent"] > settings.EUREKA_TA_MESSAGES_PER_MINUTE:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LIMITS_SQL.format(user="%(user)s"), {"user": user_id, "now": timezone.now()}
+        )
+        recent, used = cursor.fetchone()
+    return _limit_message(recent, int(used))
+
+
+def _limit_message(recent: int, used: int) -> str:
+    """The limits' message for a student who sent `recent` messages in the last minute and had
+    `used` tokens of replies in the last day ('' under both limits)."""
+    if recent > settings.EUREKA_TA_MESSAGES_PER_MINUTE:
         return (
             "You are sending messages faster than I can answer them well. Take a breath, "
             "try the exercise, and write again in a minute."
         )
-    used = counts["used"] or 0
     if used >= settings.EUREKA_TA_TOKENS_PER_DAY:
         return (
             "We have talked a lot today, and my budget for today is spent. The hints and worked "
@@ -171,45 +171,125 @@ class _StudentState:
     attempts: list[tuple[str, str, bool]]  # (exercise slug, answer, correct) on the step, in order
 
 
-# What a turn reads about the student, in one statement (a student waits on each round trip):
-# progress and mastery over the course, the conversation's last 8 complete messages before this
-# one, and the answers given on the step.
-_STUDENT_STATE_SQL = """
-SELECT
-  (SELECT coalesce(json_agg(json_build_array(step_slug, exercise_slug, solved, attempts,
-                                             hints_revealed, extract(epoch FROM updated_at))),
+@dataclass(frozen=True)
+class _TurnState:
+    """What a turn reads before its retrieval, in one statement (a student waits on each round
+    trip): the student's message with its conversation, user and course, the course's latest
+    version, the student's state, the limits' verdict, and whether the version's passages are
+    indexed and embedded."""
+
+    student: Message
+    version: CourseVersion | None
+    state: _StudentState
+    limit_message: str
+    indexed: bool
+    embedded: bool
+
+
+# Both limits in one pass over the student's last day of messages; `{user}` is the user's id.
+_LIMITS_SQL = """
+SELECT count(*) FILTER (WHERE mm.role = 'student'
+                          AND mm.created_at >= %(now)s - interval '1 minute') AS recent,
+       coalesce(sum(mm.completion_tokens) FILTER (WHERE mm.role = 'assistant'), 0) AS used
+FROM tutor_message mm JOIN tutor_conversation cc ON cc.id = mm.conversation_id
+WHERE cc.user_id = {user} AND mm.created_at >= %(now)s - interval '1 day'
+"""
+# The student's progress and mastery over the course, the conversation's last 8 complete
+# messages before this one, and the answers given on the conversation's step.
+_TURN_SQL = """
+SELECT {columns}, v.id, v.number,
+  (SELECT coalesce(json_agg(json_build_array(p.step_slug, p.exercise_slug, p.solved, p.attempts,
+                                             p.hints_revealed, extract(epoch FROM p.updated_at))),
                    '[]')
-     FROM tutor_exerciseprogress WHERE user_id = %(user)s AND course_id = %(course)s),
-  (SELECT coalesce(json_object_agg(concept_slug, p_known), '{}')
-     FROM tutor_conceptmastery WHERE user_id = %(user)s AND course_id = %(course)s),
+     FROM tutor_exerciseprogress p WHERE p.user_id = c.user_id AND p.course_id = c.course_id),
+  (SELECT coalesce(json_object_agg(k.concept_slug, k.p_known), '{{}}')
+     FROM tutor_conceptmastery k WHERE k.user_id = c.user_id AND k.course_id = c.course_id),
   (SELECT coalesce(json_agg(json_build_array(role, content) ORDER BY created_at, id), '[]')
-     FROM (SELECT role, content, created_at, id FROM tutor_message
-           WHERE conversation_id = %(conversation)s AND complete AND id <> %(message)s
-           ORDER BY created_at DESC, id DESC LIMIT 8) AS recent),
+     FROM (SELECT h.role, h.content, h.created_at, h.id FROM tutor_message h
+           WHERE h.conversation_id = c.id AND h.complete AND h.id <> m.id
+           ORDER BY h.created_at DESC, h.id DESC LIMIT 8) AS recent),
   (SELECT coalesce(json_agg(json_build_array(a.exercise_slug, a.answer, a.correct)
                             ORDER BY a.created_at, a.id), '[]')
-     FROM tutor_attempt a JOIN courses_courseversion v ON v.id = a.course_version_id
-     WHERE a.user_id = %(user)s AND v.course_id = %(course)s AND a.step_slug = %(step)s)
+     FROM tutor_attempt a JOIN courses_courseversion av ON av.id = a.course_version_id
+     WHERE a.user_id = c.user_id AND av.course_id = c.course_id AND a.step_slug = c.step_slug),
+  lim.recent, lim.used,
+  EXISTS (SELECT 1 FROM tutor_coursechunk WHERE course_version_id = v.id),
+  EXISTS (SELECT 1 FROM tutor_coursechunk
+          WHERE course_version_id = v.id AND embedding IS NOT NULL)
+FROM tutor_message m
+JOIN tutor_conversation c ON c.id = m.conversation_id
+JOIN courses_course co ON co.id = c.course_id
+JOIN {users} u ON u.id = c.user_id
+LEFT JOIN LATERAL (SELECT id, number FROM courses_courseversion
+                   WHERE course_id = c.course_id ORDER BY number DESC LIMIT 1) v ON true
+CROSS JOIN LATERAL ({limits}) lim
+WHERE m.id = %(message)s AND m.conversation_id = %(conversation)s
 """
 
 
-def _student_state(student: Message, step_slug: str) -> _StudentState:
-    conversation = student.conversation
+def _plain_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The model's columns that arrive from the database as stored (no converter): a raw row of
+    them makes an instance, whose other fields stay deferred (loaded if ever read)."""
+    return [f for f in model._meta.concrete_fields if not f.get_db_converters(connection)]
+
+
+@cache
+def _turn_sql() -> tuple[str, list[list[str]]]:
+    """The statement, and the field names of each model's columns at its head."""
+    names: list[list[str]] = []
+    columns = []
+    models: list[type[Model]] = [Message, Conversation, Course, User]
+    for model, alias in zip(models, ("m", "c", "co", "u"), strict=True):
+        fields = _plain_fields(model)
+        names.append([f.attname for f in fields])
+        columns += [f"{alias}.{connection.ops.quote_name(str(f.column))}" for f in fields]
+    sql = _TURN_SQL.format(
+        columns=", ".join(columns),
+        users=connection.ops.quote_name(User._meta.db_table),
+        limits=_LIMITS_SQL.format(user="c.user_id"),
+    )
+    return sql, names
+
+
+M = TypeVar("M", bound=Model)
+
+
+def _from_row(model: type[M], names: list[str], row: tuple[Any, ...], at: int) -> M:
+    return model.from_db(connection.alias, names, row[at : at + len(names)])
+
+
+def _read_turn(conversation_id: int, message_id: int) -> _TurnState:
+    sql, names = _turn_sql()
     with connection.cursor() as cursor:
         cursor.execute(
-            _STUDENT_STATE_SQL,
-            {
-                "user": conversation.user_id,
-                "course": conversation.course_id,
-                "conversation": conversation.pk,
-                "message": student.pk,
-                "step": step_slug,
-            },
+            sql,
+            {"message": message_id, "conversation": conversation_id, "now": timezone.now()},
         )
-        progress_rows, mastery, history, attempts = (
-            json.loads(value) if isinstance(value, str) else value for value in cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        raise Message.DoesNotExist(f"no message {message_id} in conversation {conversation_id}")
+    lengths = [len(n) for n in names]
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    student = _from_row(Message, names[0], row, starts[0])
+    conversation = _from_row(Conversation, names[1], row, starts[1])
+    course = _from_row(Course, names[2], row, starts[2])
+    user = _from_row(User, names[3], row, starts[3])
+    conversation.course, conversation.user = course, user
+    student.conversation = conversation
+    at = sum(lengths)
+    (version_id, number, progress_rows, mastery, history, attempts, recent, used, indexed,
+     embedded) = row[at:]  # fmt: skip
+    progress_rows, mastery, history, attempts = (
+        json.loads(value) if isinstance(value, str) else value
+        for value in (progress_rows, mastery, history, attempts)
+    )
+    version = None
+    if version_id is not None:
+        version = CourseVersion.from_db(
+            connection.alias, ["id", "course_id", "number"], [version_id, course.pk, number]
         )
-    return _StudentState(
+        version.course = course
+    state = _StudentState(
         progress=[
             ExerciseProgress(
                 user_id=conversation.user_id,
@@ -227,6 +307,9 @@ def _student_state(student: Message, step_slug: str) -> _StudentState:
         history=[(role, content) for role, content in history],
         attempts=[(exercise, answer, bool(correct)) for exercise, answer, correct in attempts],
     )
+    return _TurnState(
+        student, version, state, _limit_message(recent, int(used)), bool(indexed), bool(embedded)
+    )
 
 
 def plan_turn(
@@ -240,17 +323,14 @@ def plan_turn(
     embedding starts here. Either way the database work below overlaps it, and the one query
     that needs it (the vector ranking) comes last: the embedding, a call to the model worker,
     is the longest single wait of a turn's preparation."""
-    student = Message.objects.select_related("conversation__course", "conversation__user").get(
-        pk=student_message_id, conversation_id=conversation_id
-    )
+    turn = _read_turn(conversation_id, student_message_id)
+    student, version, state = turn.student, turn.version, turn.state
     if embedding is None:
         embedding = retrieval.prefetch_query_embedding(student.content)
     conversation = student.conversation
     user, course = conversation.user, conversation.course
-    version = selectors.latest_version(course)
     spec = selectors.version_spec(version) if version else CourseSpec(course.slug, course.title)
     step = spec.step(conversation.step_slug) if conversation.step_slug else None
-    state = _student_state(student, step.slug if step else "")
     exercise, row = _current_exercise(state.progress, step) if step else (None, None)
     names = {c.slug: c.name for c in spec.concepts}
     mastery = {
@@ -265,13 +345,14 @@ def plan_turn(
     ]
     hints = row.hints_revealed if row else 0
     unlocked = services.solution_available(row, exercise) if exercise else False
-    limit_message = limit_reached(user.pk)
     allowed = progress.open_steps(
         spec,
         solved={(r.step_slug, r.exercise_slug) for r in state.progress if r.solved},
         mastered={s for s, p_known in state.mastery.items() if p_known >= MASTERY_THRESHOLD},
     )
-    passages, citations, relevant = _passages(course, version, allowed, student.content, embedding)
+    passages, citations, relevant = _passages(
+        course, version, allowed, student.content, embedding, turn.indexed, turn.embedded
+    )
     context = prompting.TAContext(
         course_title=course.title,
         step=step,
@@ -291,7 +372,7 @@ def plan_turn(
         context,
         exercise,
         citations=citations,
-        limit_message=limit_message,
+        limit_message=turn.limit_message,
         student_message_id=student.pk,
         unanswered=not relevant,
     )
@@ -333,24 +414,31 @@ def _passages(
     version: Any,
     allowed: set[str],
     query: str,
-    embedding: Future[list[float]] | None = None,
+    embedding: Future[list[float]] | None,
+    indexed: bool,
+    embedded: bool,
 ) -> tuple[list[prompting.Passage], list[dict[str, str]], bool]:
     """The passages for the prompt (endorsed answers first), their citations, and whether any
-    of them is about the query (retrieval that failed counts as relevant: unknown)."""
+    of them is about the query (retrieval that failed counts as relevant: unknown). `indexed`,
+    `embedded`: whether the version has passages, and embedded ones."""
     if version is None:
         return [], [], True
     try:
         endorsed = endorsements.endorsed_for(course=course, allowed_steps=allowed, query=query)
-        # A version not indexed yet tells nothing about the question: only an index that has
-        # no relevant passage does.
-        indexed = CourseChunk.objects.filter(course_version=version).exists()
         # Last: the search waits for the query's embedding.
         found = retrieval.search(
-            version=version, allowed_steps=allowed, query=query, k=3, embedding=embedding
+            version=version,
+            allowed_steps=allowed,
+            query=query,
+            k=3,
+            embedding=embedding,
+            embedded=embedded,
         )
     except Exception:  # retrieval failing must not cost the student their answer
         log.exception("retrieval failed")
         return [], [], True
+    # A version not indexed yet tells nothing about the question: only an index that has no
+    # relevant passage does.
     relevant = bool(endorsed) or any(p.relevant for p in found) or not indexed
     passages = [
         prompting.Passage(f"{p.step_title} § {p.section}".strip(" §"), p.text, p.url) for p in found
@@ -427,31 +515,61 @@ def reply_event(message: Message | None = None, **values: Any) -> dict[str, Any]
 # Running a turn
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A turn running on the event loop: `replied` is set once its reply is complete (stored
+    and sent); the task goes on with the checks that follow a reply."""
+
+    task: asyncio.Task[None]
+    replied: asyncio.Event
+
+    @property
+    def answering(self) -> bool:
+        return not self.replied.is_set() and not self.task.done()
+
+
 def start_turn(
     conversation_id: int,
     student_message_id: int,
     reply_id: int,
     embedding: Future[list[float]] | None = None,
-) -> asyncio.Task[None]:
+    deliver: Deliver | None = None,
+) -> Turn:
+    replied = asyncio.Event()
     task = asyncio.get_running_loop().create_task(
-        run_turn(conversation_id, student_message_id, reply_id, embedding)
+        run_turn(conversation_id, student_message_id, reply_id, embedding, replied, deliver)
     )
     _turns.add(task)
     task.add_done_callback(_turns.discard)
-    return task
+    return Turn(task, replied)
+
+
+# The socket that asked, handed each event of its turn at once (it also gets the channel
+# layer's copy, and drops it: every event carries the whole reply so far and its sequence).
+Deliver = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class _Broadcast:
     """Events to the conversation's open tabs, best effort. The reply is stored whatever
     happens and a tab gets it from the history when it (re)connects, so a channel layer that
     fails (Redis down) must not end the turn: that would leave the reply unfinished and the
-    conversation waiting for it for good. After one failure the turn stops trying."""
+    conversation waiting for it for good. After one failure the turn stops trying.
 
-    def __init__(self, group: str) -> None:
+    The socket that asked gets each event straight from the turn (`deliver`), without the
+    round trip through Redis; the other tabs through the layer."""
+
+    def __init__(self, group: str, deliver: Deliver | None = None) -> None:
         self.group = group
         self.layer = get_channel_layer()
+        self.deliver = deliver
 
     async def __call__(self, event: dict[str, Any]) -> None:
+        if self.deliver is not None:
+            try:
+                await self.deliver(event)
+            except Exception as error:
+                log.warning("the asking socket of %s is gone: %r", self.group, error)
+                self.deliver = None
         if self.layer is None:
             return
         try:
@@ -466,8 +584,35 @@ async def run_turn(
     student_message_id: int,
     reply_id: int,
     embedding: Future[list[float]] | None = None,
+    replied: asyncio.Event | None = None,
+    deliver: Deliver | None = None,
 ) -> None:
-    broadcast = _Broadcast(group_name(conversation_id))
+    """Answer the student's message (see `_answer`), then run the checks that look at the
+    conversation after a reply. `replied` is set as soon as the reply is complete; `deliver`
+    hands each event to the socket that asked before the channel layer does."""
+    try:
+        plan = await _answer(conversation_id, student_message_id, reply_id, embedding, deliver)
+    finally:
+        if replied is not None:
+            replied.set()
+    if plan is not None:
+        from tutor import escalations  # imported here: escalations builds on this module
+
+        await _in_thread(escalations.safely)(
+            escalations.check_after_turn, conversation_id=plan.conversation.pk
+        )
+
+
+async def _answer(
+    conversation_id: int,
+    student_message_id: int,
+    reply_id: int,
+    embedding: Future[list[float]] | None = None,
+    deliver: Deliver | None = None,
+) -> Plan | None:
+    """Plan the turn, stream the model's reply to the conversation's tabs and store it: the
+    reply is complete when this returns. The plan, when the model was asked."""
+    broadcast = _Broadcast(group_name(conversation_id), deliver)
     started = time.perf_counter()
     try:
         plan = await _in_thread(plan_turn)(conversation_id, student_message_id, reply_id, embedding)
@@ -477,7 +622,7 @@ async def run_turn(
         text = "Something went wrong on our side while preparing an answer. Please ask again."
         await _in_thread(save_reply)(reply_id, text, complete=True, flags={"error": True})
         await broadcast(reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1))
-        return
+        return None
     planned_ms = int((time.perf_counter() - started) * 1000)
     # The bookkeeping starts once the first words are out (until then the turn has the machine
     # to itself), or after BOOKKEEPING_DELAY if the model is slow to start (a case for a human
@@ -515,13 +660,13 @@ async def run_turn(
         await start_bookkeeping()
         await _in_thread(save_reply)(plan.reply_id, text, complete=True, flags=flags)
         await send(text, complete=True, seq=1, flags=flags)
-        return
+        return None
 
     text, seq, usage, first_token_ms = "", 0, None, 0
     model_name = ""
     broken = False  # the model failed after it had begun the reply
     try:
-        client = _async_client()
+        client = model_client.shared_async_client()
         model_name = await _chat_model(client)
         flags["request_ms"] = int((time.perf_counter() - started) * 1000)
         messages = prompting.build_messages(
@@ -591,15 +736,11 @@ async def run_turn(
         first_token_ms=first_token_ms,
     )
     await send(text, complete=True, seq=seq + 1, flags=flags)
-    from tutor import escalations  # imported here: escalations builds on this module
-
-    await _in_thread(escalations.safely)(
-        escalations.check_after_turn, conversation_id=plan.conversation.pk
-    )
     log.info(
         "turn %s: planned in %s ms, model asked at %s ms, first token at %s ms, done in %s ms",
         reply_id, flags.get("plan_ms"), flags.get("request_ms"), first_token_ms, latency_ms,
     )  # fmt: skip
+    return plan
 
 
 def _cut_short(text: str) -> str:
@@ -653,22 +794,6 @@ def _replace(plan: Plan, flags: dict[str, Any]) -> str:
 
 
 _model_names: dict[str, str] = {}
-_clients: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]
-]
-_clients = weakref.WeakKeyDictionary()
-
-
-def _async_client() -> openai.AsyncOpenAI:
-    """One client (one HTTP connection pool) per event loop and server, kept between turns: a
-    new client per turn would open a new connection each time."""
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    key = (settings.EUREKA_MODEL_BASE_URL, settings.EUREKA_MODEL_API_KEY)
-    if key not in per_loop:
-        per_loop[key] = model_client.get_async_client(
-            timeout=settings.EUREKA_MODEL_TIMEOUT, max_retries=0
-        )
-    return per_loop[key]
 
 
 async def _chat_model(client: openai.AsyncOpenAI) -> str:

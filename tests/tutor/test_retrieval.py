@@ -6,6 +6,7 @@ character counts) and bigram-sampling (needs normalisation).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -353,6 +354,29 @@ def test_a_prefetched_embedding_gives_the_same_passages_as_embedding_in_the_sear
         (p.chunk_id, p.score, p.relevant) for p in inline
     ]
     assert prefetched[0].step_slug == "probabilities"
+
+
+async def test_an_embedding_prefetched_on_an_event_loop_equals_the_threaded_one(indexed):
+    """On the chat socket's loop the request goes out from the loop itself; cancelling the
+    future cancels the request and frees its place under the bound."""
+    import asyncio
+
+    threaded = await asyncio.to_thread(retrieval._embed_query, PARAPHRASE)
+    ahead = retrieval.prefetch_query_embedding(PARAPHRASE)
+    assert ahead is not None
+    on_loop = await asyncio.wrap_future(ahead)
+    assert on_loop == pytest.approx(threaded, abs=1e-6)
+
+    free_before = retrieval._pending._value
+    started_before = set(retrieval._embedding_tasks)
+    dropped = retrieval.prefetch_query_embedding("a question refused before it is stored")
+    assert dropped is not None and retrieval._pending._value == free_before - 1
+    (request,) = set(retrieval._embedding_tasks) - started_before
+    assert dropped.cancel()
+    assert retrieval._pending._value == free_before
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+    assert request.cancelled()
 
 
 def test_one_shared_word_is_not_a_match_two_are_and_strict_matches_come_first(indexed):

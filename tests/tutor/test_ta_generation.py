@@ -49,6 +49,38 @@ async def test_a_reply_streams_token_batches_from_the_worker_and_is_stored(
     assert 0 < reply.first_token_ms <= reply.latency_ms
 
 
+async def test_the_asking_tab_gets_each_event_once_in_order_and_another_tab_the_same_reply(
+    course, settings, model_worker
+):
+    """The socket that asked gets its own events straight from its post and turn, the other
+    tabs through the channel layer; the layer's copies must not reach the asking tab again."""
+    settings.EUREKA_MODEL_BASE_URL = model_worker
+    _, cookie = await student_cookie(course)
+    asking, other = await connect(cookie), await connect(cookie)
+    try:
+        await asking.receive_json_from()
+        await other.receive_json_from()
+        await asking.send_json_to({"type": "message", "text": "Why count?", "client_id": "o1"})
+        seen = []
+        while True:
+            event = await asking.receive_json_from(timeout=60)
+            seen.append(event["message"])
+            if event["message"]["role"] == "assistant" and event["message"]["complete"]:
+                break
+        assert await asking.receive_nothing(timeout=0.5), "a copy arrived after the reply"
+        final_elsewhere = await until_complete_reply(other, timeout=60)
+    finally:
+        await asking.disconnect()
+        await other.disconnect()
+    keys = [(m["id"], m["seq"]) for m in seen]
+    assert len(keys) == len(set(keys)), f"an event came twice: {keys}"
+    assert seen[0]["role"] == "student"  # the student's own message first
+    reply = [m for m in seen if m["role"] == "assistant"]
+    assert [m["seq"] for m in reply] == sorted(m["seq"] for m in reply)
+    assert any(not m["complete"] and m["html"] for m in reply), "tokens streamed"
+    assert final_elsewhere == reply[-1]
+
+
 async def test_generation_resumes_when_the_model_is_back(course, settings, model_worker, free_port):
     settings.EUREKA_MODEL_BASE_URL = f"http://127.0.0.1:{free_port}/v1"
     _, cookie = await student_cookie(course)

@@ -3,6 +3,9 @@ answers and hints, their mastery, the conversation so far, and nothing of anothe
 
 from __future__ import annotations
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from courses.models import CourseVersion
 from courses.selectors import latest_version, version_spec
 from tests.factories import CourseFactory
@@ -64,3 +67,40 @@ def test_the_plan_holds_the_students_exercise_answers_hints_mastery_and_conversa
     ]
     assert plan.student_text == "Why is it 3?" and not plan.limit_message
     assert Message.objects.filter(conversation=conversation).count() == 12
+
+
+def test_a_turn_reads_its_state_in_one_statement_and_retrieves_in_a_few_more(
+    sample_course, sample_student, with_model_worker, settings
+):
+    """A student waits on every round trip of a turn's preparation: one statement for the
+    message, conversation, user, course, version, state and limits; then the endorsed answers,
+    the full-text ranking and the vector ranking (its transaction setting included)."""
+    from tutor import retrieval
+
+    version = latest_version(sample_course)
+    retrieval.index_version(version.pk)
+    conversation = ta.conversation_for(sample_student, sample_course, STEP)
+    post = {"conversation_id": conversation.pk, "user_id": sample_student.pk}
+    earlier = ta.post_student_message(**post, text="What is a character?", client_id="e")
+    ta.save_reply(earlier.reply.pk, "A letter.", complete=True, completion_tokens=40)
+    posted = ta.post_student_message(**post, text="How do I count characters?", client_id="c")
+    ahead = retrieval.prefetch_query_embedding(posted.message.content)
+    assert ahead is not None
+    ahead.result(timeout=30)
+    settings.EUREKA_TA_TOKENS_PER_DAY = 40
+
+    version_spec(version)  # parsed once per process and kept (published versions never change)
+
+    with CaptureQueriesContext(connection) as captured:
+        plan = ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk, ahead)
+        # Built from that one row, and loaded: reading them costs no statement.
+        assert plan.conversation.user.username == sample_student.username
+        assert plan.conversation.course.slug == sample_course.slug
+    # Savepoints are the test's own transaction, not the turn's.
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) <= 5, "\n\n".join(statements)
+
+    assert plan.student_text == "How do I count characters?"
+    assert plan.context.history == [("student", "What is a character?"), ("assistant", "A letter.")]
+    assert plan.citations and all(STEP in c["url"] for c in plan.citations)
+    assert "budget for today is spent" in plan.limit_message
