@@ -33,7 +33,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Field, Model, Q
+from django.db.models import Field, Model
 from django.urls import reverse
 from django.utils import timezone
 from openai.types.chat import ChatCompletionMessageParam
@@ -821,6 +821,46 @@ class Posted:
     created: bool  # False: a resend of a message already stored (same client id)
 
 
+# Run under the conversation's row lock (the UPDATE before it), so in a snapshot that sees every
+# message committed before the lock was ours: the resend with this client id, if any, and the
+# reply still pending, if any; else both new messages, inserted. `found`: 1 for a resend, 2 for a
+# pending reply, 0 for the rows just inserted. (Only the flags have a converter: parsed here.)
+_POST_SQL = """
+WITH found AS (
+    SELECT {columns}, m.flags, CASE WHEN m.client_id = %(client_id)s AND %(client_id)s <> ''
+                           THEN 1 ELSE 2 END AS found
+    FROM tutor_message m
+    WHERE m.conversation_id = %(conversation)s
+      AND ((m.role = 'assistant' AND NOT m.complete)
+           OR (m.client_id = %(client_id)s AND %(client_id)s <> ''))
+), inserted AS (
+    INSERT INTO tutor_message (conversation_id, role, content, author_id, client_id, complete,
+                               model, prompt_tokens, completion_tokens, latency_ms,
+                               first_token_ms, flags, created_at)
+    SELECT %(conversation)s, v.role, v.content, v.author_id, v.client_id, v.complete,
+           '', 0, 0, 0, 0, '{{}}'::jsonb, %(now)s
+    FROM (VALUES (1, 'student', %(text)s, %(user)s::bigint, %(client_id)s, true),
+                 (2, 'assistant', '', NULL::bigint, '', false))
+         AS v(n, role, content, author_id, client_id, complete)
+    WHERE NOT EXISTS (SELECT 1 FROM found)
+    ORDER BY v.n
+    RETURNING {returning}, flags
+)
+SELECT *, 0 AS found FROM inserted
+UNION ALL SELECT * FROM found
+ORDER BY found, id
+"""
+
+
+@cache
+def _post_sql() -> tuple[str, list[str]]:
+    """The statement, and the field names of the message columns it returns."""
+    fields = _plain_fields(Message)
+    quoted = [connection.ops.quote_name(str(f.column)) for f in fields]
+    sql = _POST_SQL.format(columns=", ".join(f"m.{q}" for q in quoted), returning=", ".join(quoted))
+    return sql, [f.attname for f in fields]
+
+
 @transaction.atomic
 def post_student_message(
     *, conversation_id: int, user_id: int, text: str, client_id: str
@@ -830,43 +870,34 @@ def post_student_message(
     Raises TurnInProgress while a reply is still being written, and Conversation.DoesNotExist
     for a conversation that is not the user's.
 
-    Four statements, as a student waits on them: the UPDATE that takes the lock (and marks the
-    conversation active), one read for a resend or a reply still pending, one INSERT of both
-    messages, and the commit."""
-    locked = Conversation.objects.filter(pk=conversation_id, user_id=user_id).update(
-        updated_at=timezone.now()
-    )
+    Two statements, as a student waits on them: the UPDATE that takes the lock (and marks the
+    conversation active), then one that finds a resend or a reply still pending or else
+    inserts both messages."""
+    now = timezone.now()
+    locked = Conversation.objects.filter(pk=conversation_id, user_id=user_id).update(updated_at=now)
     if not locked:
         raise Conversation.DoesNotExist(f"no conversation {conversation_id} of user {user_id}")
-    client_id = client_id[:64]
-    pending = Q(role=Message.Role.ASSISTANT, complete=False)
-    found = list(
-        Message.objects.filter(conversation_id=conversation_id).filter(
-            pending | Q(client_id=client_id) if client_id else pending
-        )
-    )
-    resent = [m for m in found if client_id and m.client_id == client_id]
-    if resent:
-        return Posted(resent[0], None, False)
-    if found:
+    sql, names = _post_sql()
+    params: dict[str, Any] = {
+        "conversation": conversation_id,
+        "user": user_id,
+        "text": text,
+        "client_id": client_id[:64],
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    messages = [_from_row(Message, names, row, 0) for row in rows]
+    found = [row[-1] for row in rows]
+    for message, row in zip(messages, rows, strict=True):
+        flags = row[-2]
+        message.flags = json.loads(flags) if isinstance(flags, str) else flags
+    if 1 in found:
+        return Posted(messages[found.index(1)], None, False)
+    if 2 in found:
         raise TurnInProgress("The TA is still answering your last message.")
-    message, reply = Message.objects.bulk_create(
-        [
-            Message(
-                conversation_id=conversation_id,
-                role=Message.Role.STUDENT,
-                content=text,
-                author_id=user_id,
-                client_id=client_id,
-            ),
-            Message(
-                conversation_id=conversation_id,
-                role=Message.Role.ASSISTANT,
-                content="",
-                complete=False,
-            ),
-        ]
-    )
+    message, reply = messages
     return Posted(message, reply, True)
 
 
