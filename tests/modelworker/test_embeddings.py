@@ -119,3 +119,40 @@ def test_questions_asked_at_the_same_moment_share_forward_passes_and_keep_their_
         assert tokens == client.embeddings.create(model=MODEL, input=[question]).usage.prompt_tokens
     assert texts_after - texts_before == len(questions)
     assert passes_after - passes_before < len(questions)
+
+
+def test_the_workers_own_encoder_gives_the_models_vectors_padded_and_truncated() -> None:
+    """The worker runs the model's weights through plain tensor operations; in a batch of texts
+    of different lengths (padding) and one past 256 word pieces (truncation) every vector is the
+    model's own, and a model of another shape is left to its own modules."""
+    import torch
+
+    from modelworker.embeddings import Embedder, _Encoder
+
+    embedder = Embedder()
+    embedder.load()
+    model = embedder._model
+    assert embedder._encoder is not None
+    texts = [
+        "Why count?",
+        "Why do we count characters before we count pairs of them?",
+        "bigram " * 400,
+        "Une question en français, avec des accents : pourquoi compter ?",
+    ]
+    with torch.inference_mode():
+        features = model.preprocess(texts)
+        theirs = model.forward(dict(features))["sentence_embedding"]
+        ours = embedder._encoder(features["input_ids"], features["attention_mask"])
+    assert features["attention_mask"].sum(dim=1).tolist()[2] == 256
+    assert float((theirs - ours).abs().max()) < 1e-5
+    vectors, _ = embedder.embed(texts)
+    assert torch.allclose(torch.tensor(vectors), theirs, atol=1e-5)
+
+    pooling = model[1]
+    mode = pooling.pooling_mode
+    try:
+        pooling.pooling_mode = "cls"
+        assert _Encoder.of(model) is None
+    finally:
+        pooling.pooling_mode = mode
+    assert _Encoder.of([model[0]]) is None
