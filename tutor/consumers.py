@@ -225,6 +225,7 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                     posted.reply.pk,
                     embedding,
                     deliver=self.deliver,
+                    reads=posted.reads,
                 )
 
     async def deliver(self, event: dict[str, Any]) -> None:
@@ -260,8 +261,13 @@ def _history(conversation: Any) -> list[dict[str, Any]]:
 @database_sync_to_async
 def _post(conversation_id: int, user_id: int, text: str, client_id: str) -> ta.Posted | None:
     try:
+        # The turn's first reads come with the post: one trip to the database pool, not two.
         return ta.post_student_message(
-            conversation_id=conversation_id, user_id=user_id, text=text, client_id=client_id
+            conversation_id=conversation_id,
+            user_id=user_id,
+            text=text,
+            client_id=client_id,
+            read_turn=True,
         )
     except ta.TurnInProgress:
         return None

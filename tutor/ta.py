@@ -317,13 +317,15 @@ def plan_turn(
     student_message_id: int,
     reply_id: int,
     embedding: Future[list[float]] | None = None,
+    reads: _TurnState | None = None,
 ) -> Plan:
     """Everything the turn's prompt needs, read from the database. `embedding` is the query's
     embedding already under way (the socket starts it as the message arrives); without it the
     embedding starts here. Either way the database work below overlaps it, and the one query
     that needs it (the vector ranking) comes last: the embedding, a call to the model worker,
-    is the longest single wait of a turn's preparation."""
-    turn = _read_turn(conversation_id, student_message_id)
+    is the longest single wait of a turn's preparation. `reads`: the turn's first reads, made
+    with the post."""
+    turn = reads or _read_turn(conversation_id, student_message_id)
     student, version, state = turn.student, turn.version, turn.state
     if embedding is None:
         embedding = retrieval.prefetch_query_embedding(student.content)
@@ -534,10 +536,11 @@ def start_turn(
     reply_id: int,
     embedding: Future[list[float]] | None = None,
     deliver: Deliver | None = None,
+    reads: _TurnState | None = None,
 ) -> Turn:
     replied = asyncio.Event()
     task = asyncio.get_running_loop().create_task(
-        run_turn(conversation_id, student_message_id, reply_id, embedding, replied, deliver)
+        run_turn(conversation_id, student_message_id, reply_id, embedding, replied, deliver, reads)
     )
     _turns.add(task)
     task.add_done_callback(_turns.discard)
@@ -586,12 +589,16 @@ async def run_turn(
     embedding: Future[list[float]] | None = None,
     replied: asyncio.Event | None = None,
     deliver: Deliver | None = None,
+    reads: _TurnState | None = None,
 ) -> None:
     """Answer the student's message (see `_answer`), then run the checks that look at the
     conversation after a reply. `replied` is set as soon as the reply is complete; `deliver`
-    hands each event to the socket that asked before the channel layer does."""
+    hands each event to the socket that asked before the channel layer does; `reads` are the
+    turn's first reads, made with the post."""
     try:
-        plan = await _answer(conversation_id, student_message_id, reply_id, embedding, deliver)
+        plan = await _answer(
+            conversation_id, student_message_id, reply_id, embedding, deliver, reads
+        )
     finally:
         if replied is not None:
             replied.set()
@@ -609,13 +616,16 @@ async def _answer(
     reply_id: int,
     embedding: Future[list[float]] | None = None,
     deliver: Deliver | None = None,
+    reads: _TurnState | None = None,
 ) -> Plan | None:
     """Plan the turn, stream the model's reply to the conversation's tabs and store it: the
     reply is complete when this returns. The plan, when the model was asked."""
     broadcast = _Broadcast(group_name(conversation_id), deliver)
     started = time.perf_counter()
     try:
-        plan = await _in_thread(plan_turn)(conversation_id, student_message_id, reply_id, embedding)
+        plan = await _in_thread(plan_turn)(
+            conversation_id, student_message_id, reply_id, embedding, reads
+        )
     except Exception:
         # Whatever went wrong, the student gets a reply and the conversation is not left waiting.
         log.exception("planning a TA turn failed")
@@ -819,6 +829,7 @@ class Posted:
     message: Message
     reply: Message | None  # the TA's reply to come; None for a resend or while one is pending
     created: bool  # False: a resend of a message already stored (same client id)
+    reads: _TurnState | None = None  # the turn's first reads, when asked for with the post
 
 
 # Run under the conversation's row lock (the UPDATE before it), so in a snapshot that sees every
@@ -863,7 +874,7 @@ def _post_sql() -> tuple[str, list[str]]:
 
 @transaction.atomic
 def post_student_message(
-    *, conversation_id: int, user_id: int, text: str, client_id: str
+    *, conversation_id: int, user_id: int, text: str, client_id: str, read_turn: bool = False
 ) -> Posted:
     """Store the student's message and the (empty) TA reply that will answer it, in one
     transaction under the conversation's row lock: two tabs cannot start two turns at once.
@@ -872,7 +883,8 @@ def post_student_message(
 
     Two statements, as a student waits on them: the UPDATE that takes the lock (and marks the
     conversation active), then one that finds a resend or a reply still pending or else
-    inserts both messages."""
+    inserts both messages. `read_turn`: also read what the turn starts from (`_read_turn`) in
+    the same transaction, sparing the turn a trip to the database pool."""
     now = timezone.now()
     locked = Conversation.objects.filter(pk=conversation_id, user_id=user_id).update(updated_at=now)
     if not locked:
@@ -898,7 +910,8 @@ def post_student_message(
     if 2 in found:
         raise TurnInProgress("The TA is still answering your last message.")
     message, reply = messages
-    return Posted(message, reply, True)
+    reads = _read_turn(conversation_id, message.pk) if read_turn else None
+    return Posted(message, reply, True, reads)
 
 
 class TurnInProgress(Exception):

@@ -104,3 +104,30 @@ def test_a_turn_reads_its_state_in_one_statement_and_retrieves_in_a_few_more(
     assert plan.context.history == [("student", "What is a character?"), ("assistant", "A letter.")]
     assert plan.citations and all(STEP in c["url"] for c in plan.citations)
     assert "budget for today is spent" in plan.limit_message
+
+
+def test_the_reads_made_with_the_post_give_the_same_plan_without_reading_again(
+    sample_course, sample_student
+):
+    conversation = ta.conversation_for(sample_student, sample_course, STEP)
+    post = {"conversation_id": conversation.pk, "user_id": sample_student.pk}
+    earlier = ta.post_student_message(**post, text="What is a character?", client_id="e")
+    ta.save_reply(earlier.reply.pk, "A letter.", complete=True)
+    posted = ta.post_student_message(
+        **post, text="How do I count characters?", client_id="c", read_turn=True
+    )
+    assert posted.reads is not None and posted.reads.student.pk == posted.message.pk
+    version_spec(latest_version(sample_course))
+
+    with CaptureQueriesContext(connection) as captured:
+        with_reads = ta.plan_turn(
+            conversation.pk, posted.message.pk, posted.reply.pk, reads=posted.reads
+        )
+    without = ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk)
+
+    assert with_reads.context == without.context
+    assert with_reads.context.history == [
+        ("student", "What is a character?"),
+        ("assistant", "A letter."),
+    ]
+    assert not any("tutor_conversation c" in q["sql"] for q in captured.captured_queries)
