@@ -115,13 +115,6 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
     turn: ta.Turn | None = None  # the last turn this socket started
     closed = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The highest sequence of each message this socket sent straight from its own post or
-        # turn (without the round trip through the channel layer): the layer's copies of those
-        # events, which follow, are dropped.
-        self.sent: dict[int, int] = {}
-
     async def connect(self) -> None:
         await self.accept()
         user = self.scope.get("user")
@@ -213,8 +206,12 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             events.append(ta.reply_event(posted.reply))
         try:
             for event in events:
-                await self.deliver(event)
-                await self.channel_layer.group_send(self.group, event)
+                try:
+                    await self.deliver(event)
+                except Exception:  # the socket is going: the layer's copy is all there is
+                    await self.channel_layer.group_send(self.group, event)
+                else:
+                    await self.channel_layer.group_send(self.group, ta.sent_by(event, self))
         finally:
             # The stored message is answered even when the layer fails here (the socket then
             # closes as unavailable): a reply left unstarted would block the conversation.
@@ -224,25 +221,21 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                     posted.message.pk,
                     posted.reply.pk,
                     embedding,
-                    deliver=self.deliver,
+                    asker=self,
                     reads=posted.reads,
                 )
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        """An event of this socket's own post or turn, sent before the channel layer's copy."""
+        """An event of this socket's own post or turn, sent without the round trip through
+        the channel layer (whose copy, marked as sent by this socket, it then drops)."""
         if self.closed:
-            return
-        message = event["message"]
-        self.sent[message["id"]] = max(message["seq"], self.sent.get(message["id"], -1))
-        while len(self.sent) > 8:  # only a conversation's latest messages still change
-            del self.sent[next(iter(self.sent))]
-        await self.send_json({"type": "message", "message": message})
+            raise ConnectionError("the socket is closed")
+        await self.send_json({"type": "message", "message": event["message"]})
 
     async def ta_event(self, event: dict[str, Any]) -> None:
-        message = event["message"]
-        if message["seq"] <= self.sent.get(message["id"], -1):
+        if event.get("sent_by") == self.channel_name:
             return  # this socket sent it already, straight from its post or turn
-        await self.send_json({"type": "message", "message": message})
+        await self.send_json({"type": "message", "message": event["message"]})
 
 
 @database_sync_to_async

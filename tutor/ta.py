@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import openai
 from asgiref.sync import sync_to_async
@@ -535,21 +535,30 @@ def start_turn(
     student_message_id: int,
     reply_id: int,
     embedding: Future[list[float]] | None = None,
-    deliver: Deliver | None = None,
+    asker: Asker | None = None,
     reads: _TurnState | None = None,
 ) -> Turn:
     replied = asyncio.Event()
     task = asyncio.get_running_loop().create_task(
-        run_turn(conversation_id, student_message_id, reply_id, embedding, replied, deliver, reads)
+        run_turn(conversation_id, student_message_id, reply_id, embedding, replied, asker, reads)
     )
     _turns.add(task)
     task.add_done_callback(_turns.discard)
     return Turn(task, replied)
 
 
-# The socket that asked, handed each event of its turn at once (it also gets the channel
-# layer's copy, and drops it: every event carries the whole reply so far and its sequence).
-Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+class Asker(Protocol):
+    """The socket that asked: it is handed each event of its turn at once, and drops the
+    channel layer's copy of an event it was handed (`sent_by`)."""
+
+    channel_name: str
+
+    async def deliver(self, event: dict[str, Any]) -> None: ...
+
+
+def sent_by(event: dict[str, Any], asker: Asker) -> dict[str, Any]:
+    """The event for the channel layer, marked as handed to `asker` already."""
+    return {**event, "sent_by": asker.channel_name}
 
 
 class _Broadcast:
@@ -558,21 +567,24 @@ class _Broadcast:
     fails (Redis down) must not end the turn: that would leave the reply unfinished and the
     conversation waiting for it for good. After one failure the turn stops trying.
 
-    The socket that asked gets each event straight from the turn (`deliver`), without the
-    round trip through Redis; the other tabs through the layer."""
+    The socket that asked gets each event straight from the turn, without the round trip
+    through Redis; the other tabs through the layer. Once a direct delivery fails, the asking
+    socket gets the layer's copies again."""
 
-    def __init__(self, group: str, deliver: Deliver | None = None) -> None:
+    def __init__(self, group: str, asker: Asker | None = None) -> None:
         self.group = group
         self.layer = get_channel_layer()
-        self.deliver = deliver
+        self.asker = asker
 
     async def __call__(self, event: dict[str, Any]) -> None:
-        if self.deliver is not None:
+        if self.asker is not None:
             try:
-                await self.deliver(event)
+                await self.asker.deliver(event)
             except Exception as error:
-                log.warning("the asking socket of %s is gone: %r", self.group, error)
-                self.deliver = None
+                log.info("the asking socket of %s takes no more events: %r", self.group, error)
+                self.asker = None
+            else:
+                event = sent_by(event, self.asker)
         if self.layer is None:
             return
         try:
@@ -588,17 +600,15 @@ async def run_turn(
     reply_id: int,
     embedding: Future[list[float]] | None = None,
     replied: asyncio.Event | None = None,
-    deliver: Deliver | None = None,
+    asker: Asker | None = None,
     reads: _TurnState | None = None,
 ) -> None:
     """Answer the student's message (see `_answer`), then run the checks that look at the
-    conversation after a reply. `replied` is set as soon as the reply is complete; `deliver`
-    hands each event to the socket that asked before the channel layer does; `reads` are the
+    conversation after a reply. `replied` is set as soon as the reply is complete; `asker`,
+    the socket that asked, gets each event before the channel layer has it; `reads` are the
     turn's first reads, made with the post."""
     try:
-        plan = await _answer(
-            conversation_id, student_message_id, reply_id, embedding, deliver, reads
-        )
+        plan = await _answer(conversation_id, student_message_id, reply_id, embedding, asker, reads)
     finally:
         if replied is not None:
             replied.set()
@@ -615,12 +625,12 @@ async def _answer(
     student_message_id: int,
     reply_id: int,
     embedding: Future[list[float]] | None = None,
-    deliver: Deliver | None = None,
+    asker: Asker | None = None,
     reads: _TurnState | None = None,
 ) -> Plan | None:
     """Plan the turn, stream the model's reply to the conversation's tabs and store it: the
     reply is complete when this returns. The plan, when the model was asked."""
-    broadcast = _Broadcast(group_name(conversation_id), deliver)
+    broadcast = _Broadcast(group_name(conversation_id), asker)
     started = time.perf_counter()
     try:
         plan = await _in_thread(plan_turn)(

@@ -328,3 +328,40 @@ def test_the_daily_token_budget_counts_the_last_day_of_replies_only(
     assert "budget for today is spent" in ta.limit_reached(sample_student.pk)
     other = UserFactory(username="quiet")
     assert ta.limit_reached(other.pk) == ""
+
+
+async def test_a_late_layer_copy_of_an_event_the_socket_was_handed_never_reaches_it(
+    course, settings
+):
+    """However late the channel layer's copy of a turn's event arrives (under load, seconds,
+    several turns on), the socket that asked, which was handed the event directly, drops it;
+    a socket of another tab shows it. The copy is sent into the conversation's group by hand:
+    a late delivery cannot be caused on purpose."""
+    from channels.layers import get_channel_layer
+
+    from tutor import ta
+
+    # The in-memory layer, whatever REDIS_URL says: its groups show the sockets' channels.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    _, cookie = await student_cookie(course)
+    asking, other = await connect(cookie), await connect(cookie)
+    try:
+        await asking.receive_json_from()
+        await other.receive_json_from()
+        await asking.send_json_to({"type": "message", "text": "Why count?", "client_id": "l1"})
+        reply = await until_complete_reply(asking)
+        await until_complete_reply(other)
+        conversation_id = (await sync_to_async(Message.objects.get)(pk=reply["id"])).conversation_id
+        layer = get_channel_layer()
+        members = list(layer.groups[ta.group_name(conversation_id)])
+        event = {"type": "ta.event", "message": reply}
+        for channel in members:  # one of them is the asking socket's
+            await layer.group_send(ta.group_name(conversation_id), {**event, "sent_by": channel})
+        # Each socket gets the copies marked as sent to the other socket, and not its own.
+        assert (await asking.receive_json_from())["message"] == reply
+        assert (await other.receive_json_from())["message"] == reply
+        assert await asking.receive_nothing(timeout=0.3)
+        assert await other.receive_nothing(timeout=0.3)
+    finally:
+        await asking.disconnect()
+        await other.disconnect()
