@@ -7,7 +7,6 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -238,7 +237,7 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "message", "message": event["message"]})
 
 
-@database_sync_to_async
+@ta.in_db_thread
 def _open_conversation(user: Any, slug: str, step: str) -> Any:
     study = access.access_course_for_study(user, slug)
     if step:
@@ -246,12 +245,12 @@ def _open_conversation(user: Any, slug: str, step: str) -> Any:
     return ta.conversation_for(user, study.course, step)
 
 
-@database_sync_to_async
+@ta.in_db_thread
 def _history(conversation: Any) -> list[dict[str, Any]]:
     return ta.history_events(conversation)
 
 
-@database_sync_to_async
+@ta.in_db_thread
 def _post(conversation_id: int, user_id: int, text: str, client_id: str) -> ta.Posted | None:
     try:
         # The turn's first reads come with the post: one trip to the database pool, not two.

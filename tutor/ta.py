@@ -615,7 +615,7 @@ async def run_turn(
     if plan is not None:
         from tutor import escalations  # imported here: escalations builds on this module
 
-        await _in_thread(escalations.safely)(
+        await in_db_thread(escalations.safely)(
             escalations.check_after_turn, conversation_id=plan.conversation.pk
         )
 
@@ -633,14 +633,14 @@ async def _answer(
     broadcast = _Broadcast(group_name(conversation_id), asker)
     started = time.perf_counter()
     try:
-        plan = await _in_thread(plan_turn)(
+        plan = await in_db_thread(plan_turn)(
             conversation_id, student_message_id, reply_id, embedding, reads
         )
     except Exception:
         # Whatever went wrong, the student gets a reply and the conversation is not left waiting.
         log.exception("planning a TA turn failed")
         text = "Something went wrong on our side while preparing an answer. Please ask again."
-        await _in_thread(save_reply)(reply_id, text, complete=True, flags={"error": True})
+        await in_db_thread(save_reply)(reply_id, text, complete=True, flags={"error": True})
         await broadcast(reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1))
         return None
     planned_ms = int((time.perf_counter() - started) * 1000)
@@ -652,7 +652,7 @@ async def _answer(
 
     def start_bookkeeping() -> asyncio.Future[None]:
         if not bookkeeping:
-            bookkeeping.append(asyncio.ensure_future(_in_thread(after_planning)(plan)))
+            bookkeeping.append(asyncio.ensure_future(in_db_thread(after_planning)(plan)))
         return bookkeeping[0]
 
     asyncio.get_running_loop().call_later(BOOKKEEPING_DELAY, start_bookkeeping)
@@ -678,7 +678,7 @@ async def _answer(
         text = plan.limit_message or plan.authored_reply
         flags["source"] = "limit" if plan.limit_message else "authored_hint"
         await start_bookkeeping()
-        await _in_thread(save_reply)(plan.reply_id, text, complete=True, flags=flags)
+        await in_db_thread(save_reply)(plan.reply_id, text, complete=True, flags=flags)
         await send(text, complete=True, seq=1, flags=flags)
         return None
 
@@ -723,7 +723,7 @@ async def _answer(
                 start_bookkeeping()
                 last_flush, pending = now, 0
                 if seq % 10 == 0:
-                    await _in_thread(save_reply)(plan.reply_id, text, complete=False)
+                    await in_db_thread(save_reply)(plan.reply_id, text, complete=False)
     except (TimeoutError, openai.OpenAIError, model_client.ModelUnavailable) as error:
         log.warning("the chat model failed: %s", error)
         broken = True
@@ -744,7 +744,7 @@ async def _answer(
             flags["interrupted"] = True
     latency_ms = int((time.perf_counter() - started) * 1000)
     await start_bookkeeping()
-    await _in_thread(save_reply)(
+    await in_db_thread(save_reply)(
         plan.reply_id,
         text,
         complete=True,
@@ -781,9 +781,10 @@ def _printable(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def _in_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+def in_db_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """Run database work in the thread pool, not the one thread Django's async adapters share
-    by default, so that many students' turns are prepared side by side. Each call gives its
+    by default (`database_sync_to_async`), so that many students' posts and turns are handled
+    side by side instead of queueing for that thread. Each call gives its
     connection back when done: pool threads outlive requests, and nothing else would."""
 
     def work(*args: Any, **kwargs: Any) -> T:
