@@ -6,6 +6,8 @@ keeps a locked exercise's solution out of the model's context; this module is th
 for when the model knows or guesses the answer anyway, or is talked into revealing it. It is pure
 (no database, no settings): `check_reply` scores one finished reply against one exercise, and
 `safe_replacement` is the hint-level reply the TA sends instead when the guard trips.
+`ReplyGuard(exercise).check(reply, ...)` is `check_reply` with the exercise read once, for the
+growing text of a streamed reply.
 
 Contract
 --------
@@ -134,7 +136,7 @@ from enum import Enum
 from courses.answers import AnswerInvalid, normalise_text, parse_number
 from courses.spec import ExerciseSpec
 
-__all__ = ["THRESHOLD", "GuardVerdict", "check_reply", "safe_replacement"]
+__all__ = ["THRESHOLD", "GuardVerdict", "ReplyGuard", "check_reply", "safe_replacement"]
 
 THRESHOLD = 0.5
 
@@ -1422,7 +1424,25 @@ def check_reply(reply: str, exercise: ExerciseSpec, *, solution_unlocked: bool) 
     """Score a finished TA reply against a locked exercise; see the module docstring."""
     if solution_unlocked:
         return GuardVerdict(False, 0.0, ["solution unlocked: the answer may be discussed"])
-    ctx = _context(exercise)
+    return ReplyGuard(exercise).check(reply, solution_unlocked=False)
+
+
+class ReplyGuard:
+    """`check_reply` for one exercise, with the exercise's side (what its prompt asks and
+    states, its hints, its solution's word sequences and code) read once: a streamed reply is
+    checked at every flush, and reading the exercise was half the time of each check."""
+
+    def __init__(self, exercise: ExerciseSpec) -> None:
+        self.exercise = exercise
+        self._context = _context(exercise)
+
+    def check(self, reply: str, *, solution_unlocked: bool) -> GuardVerdict:
+        if solution_unlocked:
+            return GuardVerdict(False, 0.0, ["solution unlocked: the answer may be discussed"])
+        return _verdict(reply, self._context)
+
+
+def _verdict(reply: str, ctx: _Context) -> GuardVerdict:
     best: dict[str, tuple[float, str]] = {}
     original = _plain(_fold(reply))
     readings: list[tuple[str, str, str | None]] = [("", reply, None)]

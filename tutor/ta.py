@@ -120,6 +120,8 @@ class Plan:
     citations: list[dict[str, str]] = field(default_factory=list)
     student_message_id: int = 0
     unanswered: bool = False  # retrieval found nothing about the question (nor an endorsed answer)
+    # The solution guard for the exercise, read once: the streamed reply is checked at each flush.
+    guard: guards.ReplyGuard | None = field(default=None, repr=False)
 
 
 def limit_reached(user_id: int) -> str:
@@ -352,6 +354,8 @@ def plan_turn(
         solved={(r.step_slug, r.exercise_slug) for r in state.progress if r.solved},
         mastered={s for s, p_known in state.mastery.items() if p_known >= MASTERY_THRESHOLD},
     )
+    # Read before the search, which may wait for the query's embedding.
+    guard = guards.ReplyGuard(exercise) if exercise is not None and not unlocked else None
     passages, citations, relevant = _passages(
         course, version, allowed, student.content, embedding, turn.indexed, turn.embedded
     )
@@ -377,6 +381,7 @@ def plan_turn(
         limit_message=turn.limit_message,
         student_message_id=student.pk,
         unanswered=not relevant,
+        guard=guard,
     )
     wants_help = _ASK_HINT.search(student.content) or _ASK_SOLUTION.search(student.content)
     if exercise is not None and wants_help and hints < len(exercise.hints) and not unlocked:
@@ -797,11 +802,10 @@ def in_db_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
 
 def _tripped(plan: Plan, text: str) -> bool:
-    if plan.exercise is None:
+    if plan.exercise is None or plan.context.solution_unlocked:
         return False
-    verdict = guards.check_reply(
-        text, plan.exercise, solution_unlocked=plan.context.solution_unlocked
-    )
+    guard = plan.guard or guards.ReplyGuard(plan.exercise)
+    verdict = guard.check(text, solution_unlocked=False)
     if verdict.tripped:
         log.warning("guard tripped on conversation %s: %s", plan.conversation.pk, verdict.reasons)
     return verdict.tripped

@@ -104,6 +104,21 @@ def test_guard_decides_every_labelled_reply_as_labelled() -> None:
     assert not wrong, summary + "\n" + "\n".join(wrong)
 
 
+def test_a_guard_reused_for_one_exercise_gives_check_replys_verdicts() -> None:
+    # The TA keeps one ReplyGuard per turn and checks the growing text of the reply with it.
+    guards_by_exercise: dict[str, guards.ReplyGuard] = {}
+    tripped = 0
+    for example in EXAMPLES:
+        exercise = EXERCISES[example["exercise"]]
+        guard = guards_by_exercise.setdefault(exercise.slug, guards.ReplyGuard(exercise))
+        reply = example["reply"]
+        for text in (reply[: len(reply) // 2], reply):  # as if streamed: half, then all
+            assert guard.check(text, solution_unlocked=False) == locked(text, exercise)
+        tripped += guard.check(reply, solution_unlocked=False).tripped
+        assert not guard.check(reply, solution_unlocked=True).tripped
+    assert 0 < tripped < len(EXAMPLES)
+
+
 def test_tripped_verdicts_explain_themselves_and_agree_with_the_threshold():
     for example in EXAMPLES:
         verdict = locked(example["reply"], EXERCISES[example["exercise"]])

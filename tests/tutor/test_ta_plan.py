@@ -57,6 +57,7 @@ def test_the_plan_holds_the_students_exercise_answers_hints_mastery_and_conversa
     assert context.attempts == [prompting.Attempt("2", False)]
     assert context.hints_revealed == 1
     assert context.solution_unlocked  # attempted once
+    assert plan.guard is None  # nothing is withheld any more, so the reply has nothing to pass
     concept = spec.concept(step.teaches[0])
     assert concept is not None and context.mastery == {concept.name: 0.4}
     # The last 8 complete messages before this one, oldest first; not the one being answered.
@@ -126,6 +127,9 @@ def test_the_reads_made_with_the_post_give_the_same_plan_without_reading_again(
     without = ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk)
 
     assert with_reads.context == without.context
+    # A locked exercise: the plan carries the solution guard its streamed reply is checked with.
+    assert not with_reads.context.solution_unlocked and with_reads.exercise is not None
+    assert with_reads.guard is not None and with_reads.guard.exercise is with_reads.exercise
     assert with_reads.context.history == [
         ("student", "What is a character?"),
         ("assistant", "A letter."),
