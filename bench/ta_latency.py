@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack import APP_ENV, in_django, make_students, percentile, running_stack
 
 QUESTION = "Why do we count characters first?"
+TARGET_MS = 30.0  # the stack's overhead on the time to first token, at p50
 PLAN_MS: list[float] = []  # the TA's own report of the time it spent preparing each turn
 
 
@@ -150,6 +151,8 @@ def main() -> None:
                 f"{s50 - w50:>11.1f}ms {s95 - w95:>6.1f}ms"
             )
             print(f"{'':>8} of which preparing the turn (p50): {statistics.median(PLAN_MS):.1f}ms")
+            verdict = "met" if s50 - w50 <= TARGET_MS else "not met"
+            print(f"{'':>8} target (overhead at most {TARGET_MS:.0f}ms at p50): {verdict}")
             PLAN_MS.clear()
         log = stack.app_log.read_text().splitlines()
         turns = [line for line in log if ": planned in " in line]
