@@ -60,6 +60,16 @@ def _idle(worker: WorkerProcess) -> bool:
     )
 
 
+def _running_alone(worker: WorkerProcess) -> bool:
+    """The one sequence sent is in the batch slot, its queue place free again. (A stream's
+    first chunk, the assistant's role, goes out before the engine has taken the sequence from
+    the queue: a fast machine answered the next request 503 in that moment.)"""
+    return (
+        metric(worker.url, "modelworker_running_sequences") == 1
+        and metric(worker.url, "modelworker_queue_depth") == 0
+    )
+
+
 def _long_stream(client: openai.OpenAI) -> openai.Stream:
     return client.chat.completions.create(
         model=MODEL,
@@ -122,6 +132,7 @@ def test_a_full_queue_answers_503_with_retry_after(
     _wait_for(lambda: _idle(small_worker))
     running = _long_stream(client)
     next(iter(running))
+    _wait_for(lambda: _running_alone(small_worker))
     waiting = _long_stream(client)
     _wait_for(lambda: metric(small_worker.url, "modelworker_queue_depth") == 1)
     with pytest.raises(openai.InternalServerError) as info:
@@ -161,6 +172,7 @@ def test_the_client_retries_after_a_full_queue_and_gets_served(
 
     first = short()
     next(iter(first))
+    _wait_for(lambda: _running_alone(small_worker))
     second = short()
     reply = patient.chat.completions.with_raw_response.create(
         model=MODEL, messages=[{"role": "user", "content": "third"}], max_tokens=4
