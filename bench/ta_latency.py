@@ -6,8 +6,9 @@ PostgreSQL, the sample course), then for 1 and 50 concurrent students measures:
     the bench's question, with its limits), sent straight to the worker with the openai client
     (the baseline, in the same run);
   - at the WebSocket: from sending a message to the TA to the first streamed token arriving.
-Each student sends --rounds messages one after another (the worker baseline runs the same
-number of rounds), so that a percentile rests on more than one sample. Prints p50 and p95 of
+Each student sends --rounds messages one after another, each once the last reply is complete;
+the worker baseline has as many clients, each sending as many requests the same way. A
+percentile rests on students x rounds samples. Prints p50 and p95 of
 both and the difference (the stack's overhead). Target: at most 30 ms at p50.
 
     .venv/bin/python bench/ta_latency.py [--students 1 50] [--rounds 10]
@@ -61,7 +62,7 @@ async def worker_ttft(
     base_url: str, messages: list[dict[str, str]], students: int, rounds: int = 1
 ) -> list[float]:
     """Time to first token of the TA's own request (same messages, same limits), sent straight
-    to the worker."""
+    to the worker by `students` clients at once, each `rounds` times in a row."""
     import openai
     from openai.types.chat import ChatCompletionMessageParam
 
@@ -84,10 +85,15 @@ async def worker_ttft(
                 first = time.perf_counter() - started
         return first if first is not None else time.perf_counter() - started
 
+    async def student() -> list[float]:
+        # One request after another, as a student at the socket sends one message after
+        # another: the worker sees the same pattern of arrivals from both.
+        return [await one() for _ in range(rounds)]
+
     samples: list[float] = []
     async with client:  # closed inside its event loop, which asyncio.run closes after
-        for _ in range(rounds):
-            samples += await asyncio.gather(*(one() for _ in range(students)))
+        for ts in await asyncio.gather(*(student() for _ in range(students))):
+            samples += ts
     return samples
 
 
