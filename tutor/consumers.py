@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -201,8 +202,21 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             )
             return
         events = [ta.reply_event(posted.message)]
+        announced = asyncio.Event()  # set once the tabs have been sent the two messages
         if posted.reply is not None:
             events.append(ta.reply_event(posted.reply))
+            # The turn starts preparing now, beside the sends below (each of which may wait its
+            # turn on a busy event loop); its own events wait for `announced`, so the tabs see
+            # the student's message and the empty reply first.
+            self.turn = ta.start_turn(
+                self.conversation_id,
+                posted.message.pk,
+                posted.reply.pk,
+                embedding,
+                asker=self,
+                reads=posted.reads,
+                announced=announced,
+            )
         try:
             for event in events:
                 try:
@@ -212,17 +226,9 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                 else:
                     await self.channel_layer.group_send(self.group, ta.sent_by(event, self))
         finally:
-            # The stored message is answered even when the layer fails here (the socket then
-            # closes as unavailable): a reply left unstarted would block the conversation.
-            if posted.reply is not None:
-                self.turn = ta.start_turn(
-                    self.conversation_id,
-                    posted.message.pk,
-                    posted.reply.pk,
-                    embedding,
-                    asker=self,
-                    reads=posted.reads,
-                )
+            # Also when the layer fails here (the socket then closes as unavailable): the turn
+            # still answers the stored message, or the conversation would wait for it for good.
+            announced.set()
 
     async def deliver(self, event: dict[str, Any]) -> None:
         """An event of this socket's own post or turn, sent without the round trip through

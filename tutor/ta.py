@@ -542,10 +542,21 @@ def start_turn(
     embedding: Future[list[float]] | None = None,
     asker: Asker | None = None,
     reads: _TurnState | None = None,
+    announced: asyncio.Event | None = None,
 ) -> Turn:
+    """Start answering the student's message on the running loop (see `run_turn`)."""
     replied = asyncio.Event()
     task = asyncio.get_running_loop().create_task(
-        run_turn(conversation_id, student_message_id, reply_id, embedding, replied, asker, reads)
+        run_turn(
+            conversation_id,
+            student_message_id,
+            reply_id,
+            embedding,
+            replied,
+            asker,
+            reads,
+            announced,
+        )
     )
     _turns.add(task)
     task.add_done_callback(_turns.discard)
@@ -576,12 +587,18 @@ class _Broadcast:
     through Redis; the other tabs through the layer. Once a direct delivery fails, the asking
     socket gets the layer's copies again."""
 
-    def __init__(self, group: str, asker: Asker | None = None) -> None:
+    def __init__(
+        self, group: str, asker: Asker | None = None, after: asyncio.Event | None = None
+    ) -> None:
         self.group = group
         self.layer = get_channel_layer()
         self.asker = asker
+        self.after = after  # no event goes out before this is set
 
     async def __call__(self, event: dict[str, Any]) -> None:
+        if self.after is not None:
+            await self.after.wait()
+            self.after = None
         if self.asker is not None:
             try:
                 await self.asker.deliver(event)
@@ -607,13 +624,17 @@ async def run_turn(
     replied: asyncio.Event | None = None,
     asker: Asker | None = None,
     reads: _TurnState | None = None,
+    announced: asyncio.Event | None = None,
 ) -> None:
     """Answer the student's message (see `_answer`), then run the checks that look at the
     conversation after a reply. `replied` is set as soon as the reply is complete; `asker`,
     the socket that asked, gets each event before the channel layer has it; `reads` are the
-    turn's first reads, made with the post."""
+    turn's first reads, made with the post; the turn sends no event before `announced` is set
+    (the post's own events are out)."""
     try:
-        plan = await _answer(conversation_id, student_message_id, reply_id, embedding, asker, reads)
+        plan = await _answer(
+            conversation_id, student_message_id, reply_id, embedding, asker, reads, announced
+        )
     finally:
         if replied is not None:
             replied.set()
@@ -632,10 +653,11 @@ async def _answer(
     embedding: Future[list[float]] | None = None,
     asker: Asker | None = None,
     reads: _TurnState | None = None,
+    announced: asyncio.Event | None = None,
 ) -> Plan | None:
     """Plan the turn, stream the model's reply to the conversation's tabs and store it: the
     reply is complete when this returns. The plan, when the model was asked."""
-    broadcast = _Broadcast(group_name(conversation_id), asker)
+    broadcast = _Broadcast(group_name(conversation_id), asker, announced)
     started = time.perf_counter()
     try:
         plan = await in_db_thread(plan_turn)(

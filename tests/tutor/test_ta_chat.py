@@ -1,10 +1,13 @@
 """The TA chat over a real WebSocket stack, with no chat model reachable (authored-only mode):
 the protocol, persistence, reconnects, duplicates, limits and bad frames."""
 
+import asyncio
 import json
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -365,3 +368,38 @@ async def test_a_late_layer_copy_of_an_event_the_socket_was_handed_never_reaches
     finally:
         await asking.disconnect()
         await other.disconnect()
+
+
+class SlowToShareTheStudentsMessage(InMemoryChannelLayer):
+    """A channel layer that takes a second to pass the student's own message to the
+    conversation's other tabs (a busy Redis, or an event loop busy with other students'
+    replies): a fake, as such a delay cannot be caused on purpose."""
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if message.get("message", {}).get("role") == "student":
+            await asyncio.sleep(1.0)
+        await super().group_send(group, message)
+
+
+async def test_the_turn_starts_while_the_post_is_shared_but_its_events_come_after(course, settings):
+    """The turn is prepared while the post's events go out; its own events wait for them, so a
+    tab sees the student's message, the empty reply, then the reply, whatever the layer's pace."""
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": f"{__name__}.{SlowToShareTheStudentsMessage.__name__}"}
+    }
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    seen = []
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to({"type": "message", "text": "Why count?", "client_id": "s1"})
+        while not seen or not (seen[-1]["role"] == "assistant" and seen[-1]["complete"]):
+            seen.append((await chat.receive_json_from(timeout=20))["message"])
+        assert await chat.receive_nothing(timeout=0.3)
+    finally:
+        await chat.disconnect()
+    assert [(m["role"], m["complete"], m["seq"]) for m in seen] == [
+        ("student", True, 0),
+        ("assistant", False, 0),
+        ("assistant", True, 1),
+    ]
