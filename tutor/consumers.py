@@ -209,13 +209,15 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
             # turn on a busy event loop); its own events wait for `announced`, so the tabs see
             # the student's message and the empty reply first.
             self.turn = ta.start_turn(
-                self.conversation_id,
-                posted.message.pk,
-                posted.reply.pk,
-                embedding,
-                asker=self,
-                reads=posted.reads,
-                announced=announced,
+                ta.Ask(
+                    self.conversation_id,
+                    posted.message.pk,
+                    posted.reply.pk,
+                    embedding,
+                    asker=self,
+                    reads=posted.reads,
+                    announced=announced,
+                )
             )
         try:
             for event in events:

@@ -120,7 +120,8 @@ class Plan:
     citations: list[dict[str, str]] = field(default_factory=list)
     student_message_id: int = 0
     unanswered: bool = False  # retrieval found nothing about the question (nor an endorsed answer)
-    # The solution guard for the exercise, read once: the streamed reply is checked at each flush.
+    # The solution guard for the exercise, read once: the streamed reply is checked at each
+    # flush. None without an exercise or once its solution is unlocked (nothing is withheld).
     guard: guards.ReplyGuard | None = field(default=None, repr=False)
 
 
@@ -535,29 +536,23 @@ class Turn:
         return not self.replied.is_set() and not self.task.done()
 
 
-def start_turn(
-    conversation_id: int,
-    student_message_id: int,
-    reply_id: int,
-    embedding: Future[list[float]] | None = None,
-    asker: Asker | None = None,
-    reads: _TurnState | None = None,
-    announced: asyncio.Event | None = None,
-) -> Turn:
+@dataclass(frozen=True)
+class Ask:
+    """A stored student message for the TA to answer, and what its turn may start from."""
+
+    conversation_id: int
+    student_message_id: int
+    reply_id: int  # the TA's empty reply, stored with the message
+    embedding: Future[list[float]] | None = None  # the query's embedding, already under way
+    asker: Asker | None = None  # the socket that asked: it gets each event before the layer
+    reads: _TurnState | None = None  # the turn's first reads, made with the post
+    announced: asyncio.Event | None = None  # the turn sends no event before this is set
+
+
+def start_turn(ask: Ask) -> Turn:
     """Start answering the student's message on the running loop (see `run_turn`)."""
     replied = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(
-        run_turn(
-            conversation_id,
-            student_message_id,
-            reply_id,
-            embedding,
-            replied,
-            asker,
-            reads,
-            announced,
-        )
-    )
+    task = asyncio.get_running_loop().create_task(run_turn(ask, replied))
     _turns.add(task)
     task.add_done_callback(_turns.discard)
     return Turn(task, replied)
@@ -616,25 +611,11 @@ class _Broadcast:
             self.layer = None
 
 
-async def run_turn(
-    conversation_id: int,
-    student_message_id: int,
-    reply_id: int,
-    embedding: Future[list[float]] | None = None,
-    replied: asyncio.Event | None = None,
-    asker: Asker | None = None,
-    reads: _TurnState | None = None,
-    announced: asyncio.Event | None = None,
-) -> None:
+async def run_turn(ask: Ask, replied: asyncio.Event | None = None) -> None:
     """Answer the student's message (see `_answer`), then run the checks that look at the
-    conversation after a reply. `replied` is set as soon as the reply is complete; `asker`,
-    the socket that asked, gets each event before the channel layer has it; `reads` are the
-    turn's first reads, made with the post; the turn sends no event before `announced` is set
-    (the post's own events are out)."""
+    conversation after a reply. `replied` is set as soon as the reply is complete."""
     try:
-        plan = await _answer(
-            conversation_id, student_message_id, reply_id, embedding, asker, reads, announced
-        )
+        plan = await _answer(ask)
     finally:
         if replied is not None:
             replied.set()
@@ -646,22 +627,15 @@ async def run_turn(
         )
 
 
-async def _answer(
-    conversation_id: int,
-    student_message_id: int,
-    reply_id: int,
-    embedding: Future[list[float]] | None = None,
-    asker: Asker | None = None,
-    reads: _TurnState | None = None,
-    announced: asyncio.Event | None = None,
-) -> Plan | None:
+async def _answer(ask: Ask) -> Plan | None:
     """Plan the turn, stream the model's reply to the conversation's tabs and store it: the
     reply is complete when this returns. The plan, when the model was asked."""
-    broadcast = _Broadcast(group_name(conversation_id), asker, announced)
+    reply_id = ask.reply_id
+    broadcast = _Broadcast(group_name(ask.conversation_id), ask.asker, ask.announced)
     started = time.perf_counter()
     try:
         plan = await in_db_thread(plan_turn)(
-            conversation_id, student_message_id, reply_id, embedding, reads
+            ask.conversation_id, ask.student_message_id, reply_id, ask.embedding, ask.reads
         )
     except Exception:
         # Whatever went wrong, the student gets a reply and the conversation is not left waiting.
@@ -811,8 +785,8 @@ def _printable(text: str) -> str:
 def in_db_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """Run database work in the thread pool, not the one thread Django's async adapters share
     by default (`database_sync_to_async`), so that many students' posts and turns are handled
-    side by side instead of queueing for that thread. Each call gives its
-    connection back when done: pool threads outlive requests, and nothing else would."""
+    side by side instead of queueing for that thread. Each call gives its connection back
+    when done: pool threads outlive requests, and nothing else would."""
 
     def work(*args: Any, **kwargs: Any) -> T:
         try:
@@ -824,10 +798,9 @@ def in_db_thread(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
 
 def _tripped(plan: Plan, text: str) -> bool:
-    if plan.exercise is None or plan.context.solution_unlocked:
+    if plan.guard is None:  # no exercise, or its solution is unlocked: nothing is withheld
         return False
-    guard = plan.guard or guards.ReplyGuard(plan.exercise)
-    verdict = guard.check(text, solution_unlocked=False)
+    verdict = plan.guard.check(text, solution_unlocked=False)
     if verdict.tripped:
         log.warning("guard tripped on conversation %s: %s", plan.conversation.pk, verdict.reasons)
     return verdict.tripped

@@ -320,5 +320,5 @@ def ta_post(request: AuthenticatedHttpRequest, slug: str, step: str = "") -> Htt
         request.session["ta_typed"], request.session["ta_error"] = text, str(busy)
         return redirect(f"{back}#ta")
     if posted.reply is not None:
-        async_to_sync(ta.run_turn)(conversation.pk, posted.message.pk, posted.reply.pk)
+        async_to_sync(ta.run_turn)(ta.Ask(conversation.pk, posted.message.pk, posted.reply.pk))
     return redirect(f"{back}#ta")
