@@ -223,15 +223,33 @@ def _ascii_digits(text: str) -> str:
 def _fold(text: str) -> str:
     """Canonical form: NFKC (full-width and styled digits, superscripts), invisible characters
     dropped, digits of any script as ASCII, dashes and quotes unified, LaTeX fractions as `a/b`,
-    accents stripped, case folded. Line breaks are kept: list markers depend on them."""
+    accents stripped, case folded. Line breaks are kept: list markers depend on them.
+
+    ASCII text (most replies) skips the Unicode steps, which leave it as it is: the guard
+    folds a streamed reply at every flush, and they were most of its time."""
+    if not text.isascii():
+        return _fold_unicode(text)
+    return _latex_plain(text).casefold()
+
+
+def _fold_unicode(text: str) -> str:
+    """`_fold` for text of any script."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     text = _ascii_digits(text).translate(_PUNCTUATION)
+    text = unicodedata.normalize("NFKD", _latex_plain(text))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.casefold()
+
+
+def _latex_plain(text: str) -> str:
+    """LaTeX fractions as `a/b`, a few operators as their symbols, other commands dropped (the
+    symbols have no decomposition, so folding after this step leaves them as they are)."""
+    if "\\" not in text:
+        return text
     text = _LATEX_FRACTION.sub(r" \1/\2 ", text)
     for pattern, replacement in _LATEX_SYMBOLS:
         text = pattern.sub(replacement, text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return text.casefold()
+    return text
 
 
 _MARKUP = re.compile(r"[*`$\"]|(?<![^\W_])_+|_+(?![^\W_])")
@@ -1299,6 +1317,7 @@ _SPACED = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=8192)  # a streamed reply's words are decoded again at each flush
 def _decode_base64(token: str) -> str | None:
     body = token.rstrip("=")
     if not re.search(r"[A-Z0-9+/=]", token) or len(body) % 4 == 1:
@@ -1338,12 +1357,6 @@ def _readable(text: str) -> tuple[int, int]:
     return sum(1 for w in words if w in _LEXICON), len(words)
 
 
-def _reads_better(candidate: str, original: str) -> bool:
-    hits, total = _readable(candidate)
-    before, _ = _readable(original)
-    return hits >= 1 and hits > before and hits >= 0.3 * total
-
-
 def _segments(reply: str) -> list[str]:
     return [s for s in _SEGMENT.split(reply) if s.strip()]
 
@@ -1369,22 +1382,34 @@ def _collapse_spaced(reply: str) -> str:
     return " ".join(words)
 
 
+_TRANSFORMS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("rot13", _rot13),
+    ("reversed text", _reverse),
+    ("reversed words", _reverse_words),
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _segment_readings(segment: str) -> tuple[str | None, ...]:
+    """Per transform, the segment decoded by it when that reads better than the segment, else
+    None. Cached: a streamed reply is checked at every flush, and all its segments but the
+    last are the same as at the flush before."""
+    hits, _ = _readable(segment)
+    found: list[str | None] = []
+    for _, transform in _TRANSFORMS:
+        candidate = transform(segment)
+        better, total = _readable(candidate)
+        found.append(candidate if better >= 1 and better > hits and better >= 0.3 * total else None)
+    return tuple(found)
+
+
 def _variants(reply: str) -> Iterator[tuple[str, str]]:
     """(encoding, decoded text) for each encoding the reply appears to use."""
     if texts := _base64_texts(reply):
         yield "base64", "\n".join(texts)
-    transforms: tuple[tuple[str, Callable[[str], str]], ...] = (
-        ("rot13", _rot13),
-        ("reversed text", _reverse),
-        ("reversed words", _reverse_words),
-    )
-    segments = _segments(reply)
-    for label, transform in transforms:
-        decoded: list[str] = []
-        for segment in segments:
-            candidate = transform(segment)
-            if _reads_better(candidate, segment):
-                decoded.append(candidate)
+    readings = [_segment_readings(segment) for segment in _segments(reply)]
+    for n, (label, _) in enumerate(_TRANSFORMS):
+        decoded = [text for found in readings if (text := found[n]) is not None]
         if decoded:
             yield label, "\n".join(decoded)
     if spaced := _collapse_spaced(reply):

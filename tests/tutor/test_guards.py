@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from courses import fileformat
 from courses.spec import ExerciseSpec, OptionSpec
@@ -36,6 +38,10 @@ def _load() -> tuple[dict[str, ExerciseSpec], list[dict[str, Any]]]:
 
 
 EXERCISES, EXAMPLES = _load()
+LATEX = [
+    r"\frac{3}{4} of them", r"$\dfrac {1}{2}$", r"a \approx b", r"2 \times 3 \cdot 4",
+    r"x \to y \Rightarrow z", r"\alpha + \beta", "\\", r"\frac{a}{b", "no latex at all",
+]  # fmt: skip
 
 
 def locked(reply: str, exercise: ExerciseSpec) -> guards.GuardVerdict:
@@ -117,6 +123,31 @@ def test_a_guard_reused_for_one_exercise_gives_check_replys_verdicts() -> None:
         tripped += guard.check(reply, solution_unlocked=False).tripped
         assert not guard.check(reply, solution_unlocked=True).tripped
     assert 0 < tripped < len(EXAMPLES)
+
+
+def test_what_a_guard_remembers_between_flushes_never_changes_a_verdict() -> None:
+    # Each flush checks the reply so far; the decoded readings of its sentences and the words
+    # read as base64 are remembered from the flush before. Streamed in small steps, every
+    # labelled reply gets at each step the verdict of a guard that remembers nothing.
+    def forget() -> None:
+        guards._segment_readings.cache_clear()
+        guards._decode_base64.cache_clear()
+
+    for example in EXAMPLES:
+        exercise, reply = EXERCISES[example["exercise"]], example["reply"]
+        guard = guards.ReplyGuard(exercise)
+        forget()
+        for end in [*range(5, len(reply), 5), len(reply)]:
+            streamed = guard.check(reply[:end], solution_unlocked=False)
+            forget()
+            assert streamed == guard.check(reply[:end], solution_unlocked=False), reply[:end]
+            guard.check(reply[:end], solution_unlocked=False)  # remembered again for the next
+    assert guards._segment_readings.cache_info().hits > 0
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60) | st.sampled_from(LATEX))
+def test_folding_ascii_text_skips_the_unicode_steps_and_gives_the_same_form(text: str) -> None:
+    assert guards._fold(text) == guards._fold_unicode(text)
 
 
 def test_tripped_verdicts_explain_themselves_and_agree_with_the_threshold():
