@@ -9,6 +9,7 @@ page, whatever the source says.
 from __future__ import annotations
 
 import html
+import re
 from functools import lru_cache
 
 import nh3
@@ -85,6 +86,79 @@ def render_markdown(text: str) -> str:
 def render_text(text: str) -> str:
     """Safe HTML for Markdown text that is seen once (a reply while it streams): not cached."""
     return clean(_MD.render(text))
+
+
+def render_partial(text: str) -> str:
+    """Safe HTML for a reply that is still being written, rendered as `render_text` renders
+    it: each finished block is rendered once and remembered, so the reply sent again at every
+    flush costs its newest block, not the whole reply each time. A block is finished at a blank
+    line that no code fence or math block is open across and that no indented line or list item
+    continues. (Only a link whose definition is in another block renders differently, as text,
+    until the complete reply is rendered whole.)"""
+    *finished, last = _blocks(text)
+    return "".join(_render_block(block) for block in finished) + render_text(last)
+
+
+@lru_cache(maxsize=1024)
+def _render_block(block: str) -> str:
+    return render_text(block)
+
+
+_CONTINUES = re.compile(r"[ \t]|[-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)")
+_FENCE = re.compile(r"([ \t]*)(`{3,}|~{3,})")
+
+_Open = tuple[str, bool]  # (the open code fence's marker or "", whether a math block is open)
+
+
+def _blocks(text: str) -> list[str]:
+    """`text` cut into pieces that render on their own as they do together (joined, they are
+    `text`); the last piece may still grow. Where a line may or may not open or close a code
+    fence or a math block (it depends on the block around it), both readings are followed, and
+    the text is cut only where every reading has nothing open."""
+    if "\r" in text:
+        return [text]  # Markdown's other line ends: rare enough to render whole
+    blocks: list[str] = []
+    start = offset = 0
+    readings: set[_Open] = {("", False)}
+    after_blank = True
+    for line in text.split("\n"):
+        stripped = line.strip(" \t")
+        if (
+            offset
+            and after_blank
+            and stripped
+            and not _CONTINUES.match(line)
+            and readings == {("", False)}
+        ):
+            blocks.append(text[start:offset])
+            start = offset
+        if "`" in line or "~" in line or "$$" in line:  # no other line opens or closes one
+            readings = {after for now in readings for after in _next(now, line, after_blank)}
+        after_blank = not stripped
+        offset += len(line) + 1
+    blocks.append(text[start:])
+    return blocks
+
+
+def _next(now: _Open, line: str, after_blank: bool) -> set[_Open]:
+    """What may be open after `line`, given what was open before it."""
+    fence, in_math = now
+    stripped = line.strip(" \t")
+    indent = len(line) - len(line.lstrip(" \t"))
+    sure = indent < 4 and "\t" not in line[:indent]  # not indented code, not a list's content
+    if fence:
+        if len(stripped) >= len(fence) and stripped == fence[0] * len(stripped):
+            return {("", False)} if sure else {("", False), now}
+        return {now}
+    if in_math:
+        return {("", False)} if stripped.endswith("$$") else {now}
+    opened = _FENCE.match(line)
+    if opened and not (opened.group(2)[0] == "`" and "`" in line[opened.end() :]):
+        return {(opened.group(2), False)} if sure else {(opened.group(2), False), now}
+    if stripped.startswith("$$") and not stripped[2:].rstrip(" \t").endswith("$$"):
+        # A math block starts a block: after a paragraph's line it is that paragraph's text.
+        return {("", True)} if sure and after_blank else {("", True), now}
+    return {now}
 
 
 def pygments_css() -> str:

@@ -41,7 +41,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from accounts.models import User
 from courses import selectors
 from courses.models import Course, CourseVersion
-from courses.rendering import render_text
+from courses.rendering import render_partial, render_text
 from courses.spec import CourseSpec, ExerciseSpec, StepSpec
 from tutor import endorsements, guards, model_client, progress, prompting, retrieval, services
 from tutor.learner import MASTERY_THRESHOLD
@@ -505,7 +505,10 @@ def reply_event(message: Message | None = None, **values: Any) -> dict[str, Any]
             "flags": message.flags,
             "seq": values.get("seq", 0),
         }
-    html = render_text(values["text"]) if values["text"] else ""
+    # A reply still being written is sent again at every flush: its finished blocks are
+    # rendered once (`render_partial`); the complete reply is rendered whole.
+    render = render_text if values["complete"] else render_partial
+    html = render(values["text"]) if values["text"] else ""
     return {
         "type": "ta.event",
         "message": {
