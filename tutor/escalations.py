@@ -373,6 +373,18 @@ def check_unanswered(*, message_id: int) -> Escalation | None:
     )
 
 
+def may_open_after_turn(text: str, flags: dict[str, Any], model: str) -> bool:
+    """Whether `check_after_turn` can open a case after this reply: it says it does not know,
+    or the guard replaced it (the guard's count of trips only grows with such a reply). The
+    turn asks this first: most replies need no look at the conversation at all."""
+    return bool(flags.get("guard_tripped")) or _does_not_know(text, flags, model)
+
+
+def _does_not_know(text: str, flags: dict[str, Any], model: str) -> bool:
+    # Only the model's own words: authored text (generation off) is the course speaking.
+    return bool(model and not flags.get("generation_off") and _DOES_NOT_KNOW.search(text))
+
+
 def check_after_turn(*, conversation_id: int) -> Escalation | None:
     """Open a case when the AI TA's last reply says it does not know the answer, or when the
     guard has tripped GUARD_TRIPS times or more in the conversation."""
@@ -382,13 +394,7 @@ def check_after_turn(*, conversation_id: int) -> Escalation | None:
         .order_by("-created_at", "-id")
         .first()
     )
-    # Only the model's own words: authored text (generation off) is the course speaking.
-    if (
-        last is not None
-        and last.model
-        and not last.flags.get("generation_off")
-        and (_DOES_NOT_KNOW.search(last.content))
-    ):
+    if last is not None and _does_not_know(last.content, last.flags, last.model):
         escalation_open(
             conversation=conversation,
             reason=Reason.UNANSWERED,

@@ -618,21 +618,22 @@ async def run_turn(ask: Ask, replied: asyncio.Event | None = None) -> None:
     """Answer the student's message (see `_answer`), then run the checks that look at the
     conversation after a reply. `replied` is set as soon as the reply is complete."""
     try:
-        plan = await _answer(ask)
+        reply = await _answer(ask)
     finally:
         if replied is not None:
             replied.set()
-    if plan is not None:
-        from tutor import escalations  # imported here: escalations builds on this module
+    from tutor import escalations  # imported here: escalations builds on this module
 
+    if reply is not None and escalations.may_open_after_turn(*reply):
         await in_db_thread(escalations.safely)(
-            escalations.check_after_turn, conversation_id=plan.conversation.pk
+            escalations.check_after_turn, conversation_id=ask.conversation_id
         )
 
 
-async def _answer(ask: Ask) -> Plan | None:
+async def _answer(ask: Ask) -> tuple[str, dict[str, Any], str] | None:
     """Plan the turn, stream the model's reply to the conversation's tabs and store it: the
-    reply is complete when this returns. The plan, when the model was asked."""
+    reply is complete when this returns. The reply's text, flags and model, when the model was
+    asked."""
     reply_id = ask.reply_id
     broadcast = _Broadcast(group_name(ask.conversation_id), ask.asker, ask.announced)
     started = time.perf_counter()
@@ -764,7 +765,7 @@ async def _answer(ask: Ask) -> Plan | None:
         "turn %s: planned in %s ms, model asked at %s ms, first token at %s ms, done in %s ms",
         reply_id, flags.get("plan_ms"), flags.get("request_ms"), first_token_ms, latency_ms,
     )  # fmt: skip
-    return plan
+    return text, flags, model_name
 
 
 def _cut_short(text: str) -> str:

@@ -193,6 +193,15 @@ def test_the_guard_tripping_twice_opens_a_case(conversation):
     assert Escalation.objects.get().reason == Reason.GUARD
 
 
+def test_only_a_replaced_reply_or_the_model_not_knowing_needs_the_check_after_a_turn():
+    # The turn asks this before it looks at the conversation at all.
+    assert escalations.may_open_after_turn("Try a loop.", {"guard_tripped": True}, "nanochat")
+    assert escalations.may_open_after_turn("I don't know that one.", {}, "nanochat")
+    assert not escalations.may_open_after_turn("Counting each character is a loop.", {}, "m")
+    assert not escalations.may_open_after_turn("I don't know", {"generation_off": True}, "")
+    assert not escalations.may_open_after_turn("I'm not sure", {}, "")  # authored, no model
+
+
 def test_a_failing_escalation_check_never_costs_the_student_their_attempt(answer, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("escalations are down")

@@ -1,12 +1,14 @@
 """The TA with a real model: the course's nanochat model served by a real worker process (a tiny
 fixture checkpoint whose text is noise; the pipeline is real), through the openai client."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
 from tests.stand_in_model import stand_in_model
 from tests.tutor.test_ta_chat import connect, student_cookie, until_complete_reply
-from tutor.models import Message
+from tutor.models import Escalation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -161,3 +163,28 @@ async def test_the_guard_replaces_a_reply_that_gives_the_answer_away(
     assert not any("answer is 3" in html for html in seen), "the leak never reaches the student"
     reply = await sync_to_async(Message.objects.get)(role="assistant")
     assert "answer is 3" not in reply.content
+
+
+async def test_the_guard_replacing_replies_in_two_turns_opens_a_case_for_a_human(
+    course, settings, leaking_model
+):
+    settings.EUREKA_MODEL_BASE_URL = leaking_model
+    settings.EUREKA_CHAT_MODEL = "leaky"
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    guard_cases = Escalation.objects.filter(reason=Escalation.Reason.GUARD)
+    try:
+        await chat.receive_json_from()
+        for n in range(2):
+            text = f"How many l are there? I think {n}"
+            await chat.send_json_to({"type": "message", "text": text, "client_id": f"leak-{n}"})
+            assert (await until_complete_reply(chat, timeout=30))["flags"]["guard_tripped"]
+        # The check runs once the reply is complete (on the database's threads).
+        for _ in range(200):
+            if await sync_to_async(guard_cases.exists)():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await chat.disconnect()
+    case = await sync_to_async(guard_cases.get)()
+    assert case.trigger == "The guard replaced 2 of the AI TA's replies."
