@@ -439,6 +439,7 @@ _WEAK_WORDS = _word_set(
 )
 _HALF_WORDS = frozenset(("half", "demi", "demie", "halbe", "medio"))
 _HALF_ARTICLES = frozenset(("a", "one", "un", "une", "ein", "eine", "una", "uno"))
+_MENTION_STARTS = _HALF_ARTICLES | frozenset(_NUMBER_WORDS)
 _DIGIT_WORDS = {
     word: str(int(values[0]))
     for word, values in _NUMBER_WORDS.items()
@@ -512,46 +513,50 @@ def _digit_mentions(text: str) -> Iterator[_Mention]:
 
 def _word_mentions(text: str) -> Iterator[_Mention]:
     words = list(_WORD_NUMBER.finditer(text))
+    tokens = [word.group() for word in words]
 
     def adjacent(j: int) -> bool:
         """Word j follows word j - 1 after a single space."""
         return 0 < j < len(words) and text[words[j - 1].end() : words[j].start()] == " "
 
-    i = 0
-    while i < len(words):
-        token = words[i].group()
+    after = 0  # words before this one are part of a mention already
+    # Only the few words that can begin a mention are looked at (a streamed reply is read
+    # again at every flush).
+    for i in [i for i, token in enumerate(tokens) if token in _MENTION_STARTS]:
+        if i < after:
+            continue
+        token = tokens[i]
         start, end = words[i].span()
-        nxt = words[i + 1].group() if i + 1 < len(words) else ""
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         # "a half", "one half", "un demi": one mention of 0.5.
         if token in _HALF_ARTICLES and nxt in _HALF_WORDS and adjacent(i + 1):
             end = words[i + 1].end()
             yield _Mention(start, end, (0.5,), text[start:end], _Form.WORD)
-            i += 2
+            after = i + 2
             continue
         values = _NUMBER_WORDS.get(token)
         if values is None:
-            i += 1
             continue
         form = _Form.WEAK if token in _WEAK_WORDS else _Form.WORD
+        after = i + 1
         if token in _TENS_EN and _UNITS_EN.get(nxt) and adjacent(i + 1):
             # "twenty one" (the hyphenated form is in the table).
             values = (float(_TENS_EN[token] + _UNITS_EN[nxt]),)
             end = words[i + 1].end()
-            i += 1
+            after = i + 2
         elif nxt in _DECIMAL_POINT_WORDS and adjacent(i + 1) and values[0].is_integer():
             # "zero point five", "null komma fünf", "cero coma cinco".
             digits: list[str] = []
             j = i + 2
-            while adjacent(j) and words[j].group() in _DIGIT_WORDS:
-                digits.append(_DIGIT_WORDS[words[j].group()])
+            while adjacent(j) and tokens[j] in _DIGIT_WORDS:
+                digits.append(_DIGIT_WORDS[tokens[j]])
                 j += 1
             if digits:
                 values = (float(f"{int(values[0])}.{''.join(digits)}"),)
                 end = words[j - 1].end()
                 form = _Form.WORD
-                i = j - 1
+                after = j
         yield _Mention(start, end, values, text[start:end], form)
-        i += 1
 
 
 def _mentions(text: str) -> list[_Mention]:
