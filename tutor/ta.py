@@ -402,7 +402,8 @@ def after_planning(plan: Plan) -> None:
     about), and the student's study time on the step."""
     from tutor import escalations  # imported here: escalations builds on this module
 
-    escalations.safely(escalations.check_student_words, message_id=plan.student_message_id)
+    if escalations.reasons_in_words(plan.student_text):  # most messages have none
+        escalations.safely(escalations.check_student_words, message_id=plan.student_message_id)
     if plan.unanswered and not plan.authored_reply:
         escalations.safely(escalations.check_unanswered, message_id=plan.student_message_id)
     conversation = plan.conversation

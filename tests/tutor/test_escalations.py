@@ -5,7 +5,9 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -95,6 +97,20 @@ def reveal_all_hints(sample_course, sample_student, step_slug, exercise_slug):
 )
 def test_the_students_words_name_the_right_triggers(text, expected):
     assert escalations.reasons_in_words(text) == expected
+
+
+def test_a_message_with_no_trigger_in_its_words_is_not_read_again_for_one(conversation):
+    posted = ta.post_student_message(
+        conversation_id=conversation.pk,
+        user_id=conversation.user_id,
+        text="What does Counter do?",
+        client_id="",
+    )
+    plan = ta.plan_turn(conversation.pk, posted.message.pk, posted.reply.pk)
+    with CaptureQueriesContext(connection) as queries:
+        ta.after_planning(plan)
+    assert not [q["sql"] for q in queries if '"tutor_message"' in q["sql"]]
+    assert not Escalation.objects.exists()
 
 
 def test_asking_for_a_human_in_words_opens_a_case_with_a_snapshot_and_summary(conversation, answer):
