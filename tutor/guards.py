@@ -1394,7 +1394,7 @@ _TRANSFORMS: tuple[tuple[str, Callable[[str], str]], ...] = (
 )
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)  # the sentences of the replies being written now
 def _segment_readings(segment: str) -> tuple[str | None, ...]:
     """Per transform, the segment decoded by it when that reads better than the segment, else
     None. Cached: a streamed reply is checked at every flush, and all its segments but the
