@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from concurrent.futures import Future
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -193,7 +194,8 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         # (this message is then refused).
         busy = self.turn is not None and self.turn.answering
         embedding = None if busy else retrieval.prefetch_query_embedding(text)
-        posted = await _post(self.conversation_id, self.scope["user"].pk, text, client_id)
+        user_id = self.scope["user"].pk
+        posted = await _post(self.conversation_id, user_id, text, client_id, embedding)
         if (posted is None or posted.reply is None) and embedding is not None:
             embedding.cancel()
         if posted is None:
@@ -205,9 +207,9 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
         announced = asyncio.Event()  # set once the tabs have been sent the two messages
         if posted.reply is not None:
             events.append(ta.reply_event(posted.reply))
-            # The turn starts preparing now, beside the sends below (each of which may wait its
-            # turn on a busy event loop); its own events wait for `announced`, so the tabs see
-            # the student's message and the empty reply first.
+            # The turn starts now, planned with the post, beside the sends below (each of which
+            # may wait its turn on a busy event loop); its own events wait for `announced`, so
+            # the tabs see the student's message and the empty reply first.
             self.turn = ta.start_turn(
                 ta.Ask(
                     self.conversation_id,
@@ -215,7 +217,8 @@ class TAConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
                     posted.reply.pk,
                     embedding,
                     asker=self,
-                    reads=posted.reads,
+                    plan=posted.plan,
+                    plan_ms=posted.plan_ms,
                     announced=announced,
                 )
             )
@@ -259,15 +262,15 @@ def _history(conversation: Any) -> list[dict[str, Any]]:
 
 
 @ta.in_db_thread
-def _post(conversation_id: int, user_id: int, text: str, client_id: str) -> ta.Posted | None:
+def _post(
+    conversation_id: int,
+    user_id: int,
+    text: str,
+    client_id: str,
+    embedding: Future[list[float]] | None,
+) -> ta.Posted | None:
     try:
-        # The turn's first reads come with the post: one trip to the database pool, not two.
-        return ta.post_student_message(
-            conversation_id=conversation_id,
-            user_id=user_id,
-            text=text,
-            client_id=client_id,
-            read_turn=True,
-        )
+        # The turn is planned with the post: one trip to the database pool, not two.
+        return ta.post_and_plan(conversation_id, user_id, text, client_id, embedding)
     except ta.TurnInProgress:
         return None

@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol, TypeVar, cast
@@ -549,7 +549,8 @@ class Ask:
     reply_id: int  # the TA's empty reply, stored with the message
     embedding: Future[list[float]] | None = None  # the query's embedding, already under way
     asker: Asker | None = None  # the socket that asked: it gets each event before the layer
-    reads: _TurnState | None = None  # the turn's first reads, made with the post
+    plan: Plan | Exception | None = None  # the turn's plan, made with the post (`post_and_plan`)
+    plan_ms: int = 0
     announced: asyncio.Event | None = None  # the turn sends no event before this is set
 
 
@@ -639,17 +640,22 @@ async def _answer(ask: Ask) -> tuple[str, dict[str, Any], str] | None:
     broadcast = _Broadcast(group_name(ask.conversation_id), ask.asker, ask.announced)
     started = time.perf_counter()
     try:
-        plan = await in_db_thread(plan_turn)(
-            ask.conversation_id, ask.student_message_id, reply_id, ask.embedding, ask.reads
+        if isinstance(ask.plan, Exception):
+            raise ask.plan
+        plan = ask.plan or await in_db_thread(plan_turn)(
+            ask.conversation_id, ask.student_message_id, reply_id, ask.embedding
         )
     except Exception:
         # Whatever went wrong, the student gets a reply and the conversation is not left waiting.
         log.exception("planning a TA turn failed")
         text = "Something went wrong on our side while preparing an answer. Please ask again."
-        await in_db_thread(save_reply)(reply_id, text, complete=True, flags={"error": True})
-        await broadcast(reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1))
+        error = {"error": True}
+        await in_db_thread(save_reply)(reply_id, text, complete=True, flags=error)
+        await broadcast(
+            reply_event(id=reply_id, role="assistant", text=text, complete=True, seq=1, flags=error)
+        )
         return None
-    planned_ms = int((time.perf_counter() - started) * 1000)
+    planned_ms = ask.plan_ms if ask.plan else int((time.perf_counter() - started) * 1000)
     # The bookkeeping starts once the first words are out (until then the turn has the machine
     # to itself), or after BOOKKEEPING_DELAY if the model is slow to start (a case for a human
     # TA must not wait on it), and is done by the time the reply is: whoever sees the reply
@@ -845,6 +851,40 @@ class Posted:
     reply: Message | None  # the TA's reply to come; None for a resend or while one is pending
     created: bool  # False: a resend of a message already stored (same client id)
     reads: _TurnState | None = None  # the turn's first reads, when asked for with the post
+    plan: Plan | Exception | None = None  # the turn's plan (or why it failed), made with the post
+    plan_ms: int = 0  # the time the plan took
+
+
+def post_and_plan(
+    conversation_id: int,
+    user_id: int,
+    text: str,
+    client_id: str,
+    embedding: Future[list[float]] | None = None,
+) -> Posted:
+    """`post_student_message`, then the plan of the TA's turn (when it is to reply) on the same
+    thread: the socket's turn then asks the model as soon as it starts. Under load each hand-over
+    between the event loop and a thread waits behind every other student's work, so one such
+    trip instead of two is time off every reply's first token. A plan that fails is handed to
+    the turn, which tells the student (the message is stored either way)."""
+    posted = post_student_message(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        text=text,
+        client_id=client_id,
+        read_turn=True,
+    )
+    if posted.reply is None:
+        return posted
+    started = time.perf_counter()
+    plan: Plan | Exception
+    try:
+        plan = plan_turn(
+            conversation_id, posted.message.pk, posted.reply.pk, embedding, posted.reads
+        )
+    except Exception as error:
+        plan = error
+    return replace(posted, plan=plan, plan_ms=int((time.perf_counter() - started) * 1000))
 
 
 # Run under the conversation's row lock (the UPDATE before it), so in a snapshot that sees every

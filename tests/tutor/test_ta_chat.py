@@ -87,6 +87,63 @@ async def test_history_comes_first_and_a_question_gets_an_authored_reply_when_ge
     assert stored == [("student", True), ("assistant", True)]
 
 
+async def test_the_socket_plans_the_turn_with_the_post_once(course, monkeypatch):
+    from tutor import ta
+
+    planned = []
+    real = ta.plan_turn
+
+    def counted(*args, **kwargs):
+        planned.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ta, "plan_turn", counted)
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to(
+            {"type": "message", "text": "What does Counter do?", "client_id": "p"}
+        )
+        reply = await until_complete_reply(chat)
+    finally:
+        await chat.disconnect()
+    student = await sync_to_async(Message.objects.get)(role="student")
+    assert planned == [student.pk]  # once, with the post; the turn did not plan again
+    assert reply["flags"]["generation_off"] is True and reply["flags"]["plan_ms"] >= 0
+
+
+async def test_a_turn_whose_planning_fails_says_so_and_keeps_the_message(course, monkeypatch):
+    from tutor import ta
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the course could not be read")
+
+    monkeypatch.setattr(ta, "plan_turn", broken)
+    _, cookie = await student_cookie(course)
+    chat = await connect(cookie)
+    try:
+        await chat.receive_json_from()
+        await chat.send_json_to(
+            {"type": "message", "text": "What does Counter do?", "client_id": "b"}
+        )
+        reply = await until_complete_reply(chat)
+        assert "Something went wrong on our side" in reply["html"] and reply["flags"]["error"]
+        # The conversation is not left waiting: the next message gets its own turn.
+        await chat.send_json_to({"type": "message", "text": "And now?", "client_id": "b2"})
+        assert "Something went wrong" in (await until_complete_reply(chat))["html"]
+    finally:
+        await chat.disconnect()
+    stored = await sync_to_async(list)(
+        Message.objects.order_by("id").values_list("role", "content", "complete")
+    )
+    assert [(r, c) for r, c, _ in stored if r == "student"] == [
+        ("student", "What does Counter do?"),
+        ("student", "And now?"),
+    ]
+    assert all(complete for _, _, complete in stored)
+
+
 async def test_asking_for_help_gives_the_next_authored_hint_first(course):
     _, cookie = await student_cookie(course)
     chat = await connect(cookie)
