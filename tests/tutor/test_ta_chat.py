@@ -63,6 +63,12 @@ async def until_complete_reply(communicator, timeout=20):
             return event["message"]
 
 
+async def ask(communicator, text, client_id, timeout=20):
+    """Send the TA a message and wait for its complete reply."""
+    await communicator.send_json_to({"type": "message", "text": text, "client_id": client_id})
+    return await until_complete_reply(communicator, timeout)
+
+
 async def test_history_comes_first_and_a_question_gets_an_authored_reply_when_generation_is_off(
     course,
 ):
@@ -102,10 +108,7 @@ async def test_the_socket_plans_the_turn_with_the_post_once(course, monkeypatch)
     chat = await connect(cookie)
     try:
         await chat.receive_json_from()
-        await chat.send_json_to(
-            {"type": "message", "text": "What does Counter do?", "client_id": "p"}
-        )
-        reply = await until_complete_reply(chat)
+        reply = await ask(chat, "What does Counter do?", "p")
     finally:
         await chat.disconnect()
     student = await sync_to_async(Message.objects.get)(role="student")
@@ -124,14 +127,10 @@ async def test_a_turn_whose_planning_fails_says_so_and_keeps_the_message(course,
     chat = await connect(cookie)
     try:
         await chat.receive_json_from()
-        await chat.send_json_to(
-            {"type": "message", "text": "What does Counter do?", "client_id": "b"}
-        )
-        reply = await until_complete_reply(chat)
+        reply = await ask(chat, "What does Counter do?", "b")
         assert "Something went wrong on our side" in reply["html"] and reply["flags"]["error"]
         # The conversation is not left waiting: the next message gets its own turn.
-        await chat.send_json_to({"type": "message", "text": "And now?", "client_id": "b2"})
-        assert "Something went wrong" in (await until_complete_reply(chat))["html"]
+        assert "Something went wrong" in (await ask(chat, "And now?", "b2"))["html"]
     finally:
         await chat.disconnect()
     stored = await sync_to_async(list)(

@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.stand_in_model import stand_in_model
-from tests.tutor.test_ta_chat import connect, student_cookie, until_complete_reply
+from tests.tutor.test_ta_chat import ask, connect, student_cookie, until_complete_reply
 from tutor.models import Escalation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -176,9 +176,8 @@ async def test_the_guard_replacing_replies_in_two_turns_opens_a_case_for_a_human
     try:
         await chat.receive_json_from()
         for n in range(2):
-            text = f"How many l are there? I think {n}"
-            await chat.send_json_to({"type": "message", "text": text, "client_id": f"leak-{n}"})
-            assert (await until_complete_reply(chat, timeout=30))["flags"]["guard_tripped"]
+            reply = await ask(chat, f"How many l are there? I think {n}", f"leak-{n}", 30)
+            assert reply["flags"]["guard_tripped"]
         # The check runs once the reply is complete (on the database's threads).
         for _ in range(200):
             if await sync_to_async(guard_cases.exists)():
