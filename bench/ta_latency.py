@@ -6,12 +6,19 @@ PostgreSQL, the sample course), then for 1 and 50 concurrent students measures:
     the bench's question, with its limits), sent straight to the worker with the openai client
     (the baseline, in the same run);
   - at the WebSocket: from sending a message to the TA to the first streamed token arriving.
-Each student sends --rounds messages one after another, each once the last reply is complete;
-the worker baseline has as many clients, each sending as many requests the same way. A
-percentile rests on students x rounds samples. Prints p50 and p95 of
-both and the difference (the stack's overhead). Target: at most 30 ms at p50.
+Each student sends --rounds messages, each once the last reply is complete, in two loads:
+  - back to back: the next message as soon as the last reply is complete (with 50 students,
+    several times the messages a minute the TA lets a student send);
+  - at the limit (counts above one): one message every 60/N seconds, N being the TA's own limit
+    of messages a minute per student (EUREKA_TA_MESSAGES_PER_MINUTE, as the app would run
+    without the bench's override), each student starting at a random point of the first
+    interval (a fixed seed), or as soon as the last reply is complete if that is later.
+The worker baseline has as many clients, each sending as many requests on the same schedule. A
+percentile rests on students x rounds samples. Prints p50 and p95 of both and the difference
+(the stack's overhead). Target: at most 30 ms at p50.
 
     .venv/bin/python bench/ta_latency.py [--students 1 50] [--rounds 10]
+        [--load both|limit|back-to-back]
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import time
@@ -31,6 +39,27 @@ from stack import APP_ENV, in_django, make_students, percentile, running_stack
 QUESTION = "Why do we count characters first?"
 TARGET_MS = 30.0  # the stack's overhead on the time to first token, at p50
 PLAN_MS: list[float] = []  # the TA's own report of the time it spent preparing each turn
+SEED = 20261129
+
+
+def due_times(students: int, rounds: int, interval: float) -> list[list[float]]:
+    """When each student's messages are due, in seconds from the start: all at once and then
+    back to back (0) when `interval` is 0; otherwise the first at a random point of the first
+    interval and one interval apart after it. The same for the worker and the socket."""
+    rng = random.Random(SEED)
+    starts = [rng.uniform(0, interval) for _ in range(students)]
+    return [[start + n * interval for n in range(rounds)] for start in starts]
+
+
+async def when_due(t0: float, due: float) -> None:
+    await asyncio.sleep(max(0.0, t0 + due - time.perf_counter()))
+
+
+def limit_per_minute(data_dir: str) -> int:
+    """The TA's limit of messages a minute per student as the app runs it by default (the
+    bench's stack lifts it so that the back-to-back load is not refused)."""
+    code = "from django.conf import settings; print(settings.EUREKA_TA_MESSAGES_PER_MINUTE)"
+    return int(in_django(data_dir, code))
 
 
 def ta_messages(data_dir: str, worker_url: str) -> list[dict[str, str]]:
@@ -59,10 +88,14 @@ print(json.dumps(prompting.build_messages(
 
 
 async def worker_ttft(
-    base_url: str, messages: list[dict[str, str]], students: int, rounds: int = 1
+    base_url: str,
+    messages: list[dict[str, str]],
+    students: int,
+    rounds: int = 1,
+    interval: float = 0.0,
 ) -> list[float]:
     """Time to first token of the TA's own request (same messages, same limits), sent straight
-    to the worker by `students` clients at once, each `rounds` times in a row."""
+    to the worker by `students` clients, each `rounds` times on `due_times`' schedule."""
     import openai
     from openai.types.chat import ChatCompletionMessageParam
 
@@ -85,29 +118,40 @@ async def worker_ttft(
                 first = time.perf_counter() - started
         return first if first is not None else time.perf_counter() - started
 
-    async def student() -> list[float]:
+    async def student(dues: list[float]) -> list[float]:
         # One request after another, as a student at the socket sends one message after
         # another: the worker sees the same pattern of arrivals from both.
-        return [await one() for _ in range(rounds)]
+        samples = []
+        for due in dues:
+            await when_due(t0, due)
+            samples.append(await one())
+        return samples
 
     samples: list[float] = []
     async with client:  # closed inside its event loop, which asyncio.run closes after
-        for ts in await asyncio.gather(*(student() for _ in range(students))):
+        schedule = due_times(students, rounds, interval)
+        t0 = time.perf_counter()
+        for ts in await asyncio.gather(*(student(dues) for dues in schedule)):
             samples += ts
     return samples
 
 
-async def socket_ttft(port: int, cookies: list[str], rounds: int = 1) -> list[float]:
+async def socket_ttft(
+    port: int, cookies: list[str], rounds: int = 1, interval: float = 0.0
+) -> list[float]:
+    """Time to first token at the WebSocket, each student sending `rounds` messages on
+    `due_times`' schedule."""
     from websockets.asyncio.client import connect
     from websockets.typing import Origin
 
-    async def one(cookie: str) -> list[float]:
+    async def one(cookie: str, dues: list[float]) -> list[float]:
         url = f"ws://127.0.0.1:{port}/ws/ta/sample-ramp/counting-characters/"
         origin = Origin(f"http://127.0.0.1:{port}")
         samples = []
         async with connect(url, origin=origin, additional_headers={"Cookie": cookie}) as ws:
             json.loads(await ws.recv())  # history
-            for n in range(rounds):
+            for n, due in enumerate(dues):
+                await when_due(t0, due)
                 samples.append(await turn(ws, f"{cookie[-12:]}-{n}"))
         return samples
 
@@ -126,7 +170,10 @@ async def socket_ttft(port: int, cookies: list[str], rounds: int = 1) -> list[fl
                 PLAN_MS.append(message.get("flags", {}).get("plan_ms", 0))
                 return first if first is not None else time.perf_counter() - started
 
-    return [t for ts in await asyncio.gather(*(one(c) for c in cookies)) for t in ts]
+    schedule = due_times(len(cookies), rounds, interval)
+    t0 = time.perf_counter()
+    students = (one(c, dues) for c, dues in zip(cookies, schedule, strict=True))
+    return [t for ts in await asyncio.gather(*students) for t in ts]
 
 
 def main() -> None:
@@ -135,25 +182,38 @@ def main() -> None:
     )
     parser.add_argument("--students", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--rounds", type=int, default=10, help="messages per student")
+    parser.add_argument(
+        "--load",
+        choices=["both", "limit", "back-to-back"],
+        default="both",
+        help="when the students send (see above); 'limit' applies to counts above one",
+    )
     args = parser.parse_args()
     with running_stack(app_env={"EUREKA_LOG_LEVEL": "INFO"}) as stack:
         base_url = stack.worker_url
         make_students(stack, 1, "prompt")
         messages = ta_messages(stack.data_dir, base_url)
+        limit = limit_per_minute(stack.data_dir)
         asyncio.run(worker_ttft(base_url, messages, 2))  # warm up
         asyncio.run(socket_ttft(stack.app_port, make_students(stack, 2, "warm")))
-        print(
-            f"{'students':>8} {'worker p50':>11} {'p95':>8} {'socket p50':>11} {'p95':>8} "
-            f"{'overhead p50':>13} {'p95':>8}"
-        )
+        loads = []
         for count in args.students:
-            cookies = make_students(stack, count, f"n{count}")
-            at_worker = asyncio.run(worker_ttft(base_url, messages, count, args.rounds))
-            at_socket = asyncio.run(socket_ttft(stack.app_port, cookies, args.rounds))
+            if args.load != "limit" or count == 1:
+                loads.append((count, "back to back", 0.0))
+            if args.load != "back-to-back" and count > 1:
+                loads.append((count, f"at the limit ({limit}/min)", 60 / limit))
+        print(
+            f"{'students':>8} {'load':<22} {'worker p50':>11} {'p95':>8} {'socket p50':>11} "
+            f"{'p95':>8} {'overhead p50':>13} {'p95':>8}"
+        )
+        for n, (count, load, interval) in enumerate(loads):
+            cookies = make_students(stack, count, f"n{count}-{n}")
+            at_worker = asyncio.run(worker_ttft(base_url, messages, count, args.rounds, interval))
+            at_socket = asyncio.run(socket_ttft(stack.app_port, cookies, args.rounds, interval))
             w50, w95 = statistics.median(at_worker) * 1000, percentile(at_worker, 0.95) * 1000
             s50, s95 = statistics.median(at_socket) * 1000, percentile(at_socket, 0.95) * 1000
             print(
-                f"{count:>8} {w50:>9.1f}ms {w95:>6.1f}ms {s50:>9.1f}ms {s95:>6.1f}ms "
+                f"{count:>8} {load:<22} {w50:>9.1f}ms {w95:>6.1f}ms {s50:>9.1f}ms {s95:>6.1f}ms "
                 f"{s50 - w50:>11.1f}ms {s95 - w95:>6.1f}ms"
             )
             print(f"{'':>8} of which preparing the turn (p50): {statistics.median(PLAN_MS):.1f}ms")
