@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from eureka.launcher import worker_threads
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests/fixtures/nanochat/head"
 # The fixture models have a 256-token context: small TA prompts and replies, and no limit on
@@ -77,10 +79,11 @@ def running_stack(
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
         worker_log, app_log = Path(tmp) / "worker.log", Path(tmp) / "app.log"
+        # The worker shares the machine with the app, as `make run` starts them: its threads too.
         worker = subprocess.Popen(
             [sys.executable, "-m", "modelworker", "serve", "--base-dir", str(FIXTURE),
              "--device", "cpu", "--host", "127.0.0.1", "--port", str(worker_port),
-             *worker_args],
+             "--threads", str(worker_threads()), *worker_args],
             cwd=ROOT, env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         data_dir = str(Path(tmp) / "data")

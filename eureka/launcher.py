@@ -36,6 +36,18 @@ def _port_free(host: str, port: int) -> str | None:
     return None
 
 
+def worker_threads() -> int:
+    """CPU threads for a model worker that shares this machine with the app and its database:
+    half the cores, at least one ($MODELWORKER_THREADS, when set, wins). With PyTorch's own
+    choice, one per core, the worker's threads wait for cores the app is using: on two cores a
+    worker on one thread gave the first token sooner (bench/README.md, "TA latency")."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 2
+    return max(1, cores // 2)
+
+
 def _start_model_worker() -> subprocess.Popen[bytes] | None:
     """A local model worker for EUREKA_MODELS_DIR (a nanochat base dir), on the port of
     EUREKA_MODEL_BASE_URL. Without it the TA answers from the course material."""
@@ -53,6 +65,8 @@ def _start_model_worker() -> subprocess.Popen[bytes] | None:
         sys.executable, "-m", "modelworker", "serve", "--base-dir", models_dir,
         "--host", url.hostname or "127.0.0.1", "--port", str(url.port or 8001),
     ]  # fmt: skip
+    if not os.environ.get("MODELWORKER_THREADS"):
+        command += ["--threads", str(worker_threads())]
     print(f"Model worker: serving {models_dir} at {settings.EUREKA_MODEL_BASE_URL}")
     return subprocess.Popen(command)  # noqa: S603 - our own module, our arguments
 

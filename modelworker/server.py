@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -725,6 +726,7 @@ async def health(request: Request) -> Response:
         "device": worker.device,
         "max_context": engine.max_context,
         "max_batch": engine.max_batch,
+        "threads": torch.get_num_threads(),
         "embeddings": worker.embedder.state if worker.embedder else "off",
     }
     return JSONResponse(body, status_code=200 if engine.alive else 503)

@@ -1,6 +1,7 @@
 """`make run` end to end: the launcher in a fresh data directory, twice, then Ctrl-C."""
 
 import json
+import os
 import re
 import signal
 import socket
@@ -131,3 +132,37 @@ def test_run_on_a_busy_port_says_so_without_a_traceback(subprocess_env, tmp_path
     assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "data").exists(), "nothing is started when the port is taken"
+
+
+def test_run_starts_the_model_worker_on_half_the_cores(tmp_path, free_port, subprocess_env):
+    from eureka.launcher import worker_threads
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        worker_port = s.getsockname()[1]
+    env = {
+        **{k: v for k, v in subprocess_env.items() if not k.startswith("MODELWORKER_")},
+        "EUREKA_DATA_DIR": str(tmp_path / "data"),
+        "EUREKA_MODELS_DIR": str(ROOT / "tests/fixtures/nanochat/head"),
+        "EUREKA_MODEL_BASE_URL": f"http://127.0.0.1:{worker_port}/v1",
+    }
+    process = _start(env, free_port)
+    output = _read_until_ready(process)
+    try:
+        assert f"Model worker: serving {env['EUREKA_MODELS_DIR']}" in output
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                url = f"http://127.0.0.1:{worker_port}/health"
+                health = json.loads(urllib.request.urlopen(url, timeout=5).read())
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        cores = len(os.sched_getaffinity(0))
+        assert health["threads"] == worker_threads() == max(1, cores // 2)
+    finally:
+        rest = _stop(process, signal.SIGINT)
+    assert "Stopping the model worker." in rest
+    assert process.returncode == 0, rest

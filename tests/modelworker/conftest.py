@@ -161,6 +161,7 @@ def worker_process(
 @pytest.fixture(scope="session")
 def api_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
     """The worker most API tests share: the head-mqa fixture (context 512), with a key and
-    embeddings."""
-    with worker_process("head-mqa", log_dir=tmp_path_factory.mktemp("api-worker")) as worker:
+    embeddings, on one CPU thread (as `make run` serves beside the app on a 2-core machine)."""
+    log_dir = tmp_path_factory.mktemp("api-worker")
+    with worker_process("head-mqa", "--threads=1", log_dir=log_dir) as worker:
         yield worker

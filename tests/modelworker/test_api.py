@@ -248,6 +248,7 @@ def test_health_reports_the_model_without_a_key(api_worker: WorkerProcess) -> No
     assert data["status"] == "ok"
     assert (data["model"], data["generation"], data["device"]) == (MODEL, "head", "cpu")
     assert data["max_context"] == reference("head-mqa")["model_config"]["sequence_len"]
+    assert data["threads"] == 1  # as asked (--threads=1)
 
 
 def test_metrics_expose_queue_batch_latency_tokens_and_cache(

@@ -219,3 +219,13 @@ def test_serve_refuses_an_uninterpretable_checkpoint(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "unexpected keys: smear_lambda" in result.stderr
+
+
+def test_serve_refuses_a_negative_thread_count() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "modelworker", "serve", f"--base-dir={FIXTURES / 'head-mqa'}",
+         "--device=cpu", "--threads=-1"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--threads must be 1 or more (0: PyTorch's choice), not -1" in result.stderr
