@@ -2,6 +2,7 @@
 the protocol, persistence, reconnects, duplicates, limits and bad frames."""
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -63,6 +64,17 @@ async def until_complete_reply(communicator, timeout=20):
             return event["message"]
 
 
+@contextlib.asynccontextmanager
+async def chat_with_history_read(cookie, path=STEP):
+    """A connected chat socket whose history event has been read; disconnected at the end."""
+    chat = await connect(cookie, path)
+    try:
+        await chat.receive_json_from()
+        yield chat
+    finally:
+        await chat.disconnect()
+
+
 async def ask(communicator, text, client_id, timeout=20):
     """Send the TA a message and wait for its complete reply."""
     await communicator.send_json_to({"type": "message", "text": text, "client_id": client_id})
@@ -105,12 +117,8 @@ async def test_the_socket_plans_the_turn_with_the_post_once(course, monkeypatch)
 
     monkeypatch.setattr(ta, "plan_turn", counted)
     _, cookie = await student_cookie(course)
-    chat = await connect(cookie)
-    try:
-        await chat.receive_json_from()
+    async with chat_with_history_read(cookie) as chat:
         reply = await ask(chat, "What does Counter do?", "p")
-    finally:
-        await chat.disconnect()
     student = await sync_to_async(Message.objects.get)(role="student")
     assert planned == [student.pk]  # once, with the post; the turn did not plan again
     assert reply["flags"]["generation_off"] is True and reply["flags"]["plan_ms"] >= 0
@@ -124,15 +132,11 @@ async def test_a_turn_whose_planning_fails_says_so_and_keeps_the_message(course,
 
     monkeypatch.setattr(ta, "plan_turn", broken)
     _, cookie = await student_cookie(course)
-    chat = await connect(cookie)
-    try:
-        await chat.receive_json_from()
+    async with chat_with_history_read(cookie) as chat:
         reply = await ask(chat, "What does Counter do?", "b")
         assert "Something went wrong on our side" in reply["html"] and reply["flags"]["error"]
         # The conversation is not left waiting: the next message gets its own turn.
         assert "Something went wrong" in (await ask(chat, "And now?", "b2"))["html"]
-    finally:
-        await chat.disconnect()
     stored = await sync_to_async(list)(
         Message.objects.order_by("id").values_list("role", "content", "complete")
     )

@@ -7,7 +7,13 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.stand_in_model import stand_in_model
-from tests.tutor.test_ta_chat import ask, connect, student_cookie, until_complete_reply
+from tests.tutor.test_ta_chat import (
+    ask,
+    chat_with_history_read,
+    connect,
+    student_cookie,
+    until_complete_reply,
+)
 from tutor.models import Escalation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -171,10 +177,8 @@ async def test_the_guard_replacing_replies_in_two_turns_opens_a_case_for_a_human
     settings.EUREKA_MODEL_BASE_URL = leaking_model
     settings.EUREKA_CHAT_MODEL = "leaky"
     _, cookie = await student_cookie(course)
-    chat = await connect(cookie)
     guard_cases = Escalation.objects.filter(reason=Escalation.Reason.GUARD)
-    try:
-        await chat.receive_json_from()
+    async with chat_with_history_read(cookie) as chat:
         for n in range(2):
             reply = await ask(chat, f"How many l are there? I think {n}", f"leak-{n}", 30)
             assert reply["flags"]["guard_tripped"]
@@ -183,7 +187,5 @@ async def test_the_guard_replacing_replies_in_two_turns_opens_a_case_for_a_human
             if await sync_to_async(guard_cases.exists)():
                 break
             await asyncio.sleep(0.05)
-    finally:
-        await chat.disconnect()
     case = await sync_to_async(guard_cases.get)()
     assert case.trigger == "The guard replaced 2 of the AI TA's replies."
