@@ -15,7 +15,9 @@ Each student sends --rounds messages, each once the last reply is complete, in t
     interval (a fixed seed), or as soon as the last reply is complete if that is later.
 The worker baseline has as many clients, each sending as many requests on the same schedule. A
 percentile rests on students x rounds samples. Prints p50 and p95 of both and the difference
-(the stack's overhead). Target: at most 30 ms at p50.
+(the stack's overhead). Target: at most 30 ms at p50. First it prints the query's embedding
+alone (the TA's request for it, one at a time, nothing else running): every turn waits for one
+before it asks for the reply, so that much of the overhead is the worker's work, not the app's.
 
     .venv/bin/python bench/ta_latency.py [--students 1 50] [--rounds 10]
         [--load both|limit|back-to-back]
@@ -136,6 +138,22 @@ async def worker_ttft(
     return samples
 
 
+async def embedding_alone(base_url: str, model: str, count: int = 30) -> list[float]:
+    """The query's embedding as the TA asks for it (the openai client, QUESTION alone), one
+    request after another with nothing else running: the part of every turn's overhead that is
+    the worker's work for the app before the chat request, not the app's own."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=120)
+    samples = []
+    async with client:
+        for _ in range(count):
+            started = time.perf_counter()
+            await client.embeddings.create(model=model, input=[QUESTION])
+            samples.append(time.perf_counter() - started)
+    return samples
+
+
 async def socket_ttft(
     port: int, cookies: list[str], rounds: int = 1, interval: float = 0.0
 ) -> list[float]:
@@ -196,6 +214,14 @@ def main() -> None:
         limit = limit_per_minute(stack.data_dir)
         asyncio.run(worker_ttft(base_url, messages, 2))  # warm up
         asyncio.run(socket_ttft(stack.app_port, make_students(stack, 2, "warm")))
+        PLAN_MS.clear()
+        model = in_django(stack.data_dir, "from django.conf import settings; "
+                          "print(settings.EUREKA_EMBEDDING_MODEL)")  # fmt: skip
+        embedding = asyncio.run(embedding_alone(base_url, model))
+        print(
+            f"the query's embedding alone at the worker (one at a time, nothing else running): "
+            f"p50 {statistics.median(embedding) * 1000:.1f}ms; every turn waits for one"
+        )
         loads = []
         for count in args.students:
             if args.load != "limit" or count == 1:
