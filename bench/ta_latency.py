@@ -57,11 +57,10 @@ async def when_due(t0: float, due: float) -> None:
     await asyncio.sleep(max(0.0, t0 + due - time.perf_counter()))
 
 
-def limit_per_minute(data_dir: str) -> int:
-    """The TA's limit of messages a minute per student as the app runs it by default (the
-    bench's stack lifts it so that the back-to-back load is not refused)."""
-    code = "from django.conf import settings; print(settings.EUREKA_TA_MESSAGES_PER_MINUTE)"
-    return int(in_django(data_dir, code))
+def app_setting(data_dir: str, name: str) -> str:
+    """A setting as the app runs by default, without the bench's stack's overrides (which lift
+    the TA's limit of messages a minute so that the back-to-back load is not refused)."""
+    return in_django(data_dir, f"from django.conf import settings; print(settings.{name})")
 
 
 def ta_messages(data_dir: str, worker_url: str) -> list[dict[str, str]]:
@@ -211,12 +210,11 @@ def main() -> None:
         base_url = stack.worker_url
         make_students(stack, 1, "prompt")
         messages = ta_messages(stack.data_dir, base_url)
-        limit = limit_per_minute(stack.data_dir)
+        limit = int(app_setting(stack.data_dir, "EUREKA_TA_MESSAGES_PER_MINUTE"))
         asyncio.run(worker_ttft(base_url, messages, 2))  # warm up
         asyncio.run(socket_ttft(stack.app_port, make_students(stack, 2, "warm")))
         PLAN_MS.clear()
-        model = in_django(stack.data_dir, "from django.conf import settings; "
-                          "print(settings.EUREKA_EMBEDDING_MODEL)")  # fmt: skip
+        model = app_setting(stack.data_dir, "EUREKA_EMBEDDING_MODEL")
         embedding = asyncio.run(embedding_alone(base_url, model))
         print(
             f"the query's embedding alone at the worker (one at a time, nothing else running): "
